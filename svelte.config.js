@@ -1,0 +1,2 @@
+// Svelte 5 with runes everywhere; read by vite-plugin-svelte and svelte-check.
+export default { compilerOptions: { runes: true } };
