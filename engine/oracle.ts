@@ -1,0 +1,19 @@
+// What the estimators need from a model. SPSA and ES only ever ask for per-sample losses at some parameter vector
+// (the §3.7 per-sample average needs the loss vector, not the batch mean); LR at the head needs the frozen-prefix
+// features instead, and injects its noise in TypeScript.
+
+export interface LossOracle {
+  /** B, rows of the current batch. */
+  readonly batchSize: number;
+  /** Per-row losses at parameters theta for batch rows `rows` (indices into the batch): out[r] for r < rows.length.
+   *  Async because onnxruntime-node's session.run returns a Promise (see docs/engine-design.md). */
+  losses(theta: Float32Array, rows: Int32Array, out: Float32Array): Promise<void>;
+}
+
+export interface FeatureOracle {
+  readonly batchSize: number;
+  readonly featureDim: number;
+  /** Frozen-prefix features a_i of batch rows (row-major [rows, featureDim]). */
+  features(rows: Int32Array): Promise<Float32Array>;
+  labels(rows: Int32Array): Int32Array;
+}

@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+
+import { ConfigError, DivergenceError } from '../../../engine/errors.ts';
+import { estimateSpsa, replaySpsaUpdate, spsaDirection } from '../../../engine/estimators/spsa.ts';
+import type { QuadraticOracle } from '../../../engine/oracles/quadratic.ts';
+import { deriveSeed, Rng } from '../../../engine/rng.ts';
+import {
+  allRows,
+  distance,
+  gaussianVector,
+  identity,
+  Moments,
+  norm,
+  PoisonedOracle,
+  quadratic,
+  randomSpd,
+  SpyOracle,
+} from './fixtures.ts';
+
+/** (1/B) Σ_i g_i: the gradient of the batch-mean loss, which per-sample averaging must hit for any counts. */
+function batchGradient(oracle: QuadraticOracle, theta: Float32Array): Float64Array {
+  return oracle.exactGradient(theta, allRows(oracle.batchSize));
+}
+
+/** Σ_i (n_i/N) g_i: what row replication would estimate instead (§3.7), to show the test can tell them apart. */
+function replicatedGradient(oracle: QuadraticOracle, theta: Float32Array, counts: Int32Array): Float64Array {
+  const total = counts.reduce((a, b) => a + b, 0);
+  const g = new Float64Array(theta.length);
+  counts.forEach((n, i) => {
+    const gi = oracle.sampleGradient(theta, i);
+    for (let j = 0; j < g.length; j++) g[j] = g[j]! + (n / total) * gi[j]!;
+  });
+  return g;
+}
+
+async function manyEstimates(
+  oracle: QuadraticOracle,
+  theta: Float32Array,
+  counts: Int32Array,
+  reps: number,
+  centre: ArrayLike<number>,
+  directions: 'gaussian' | 'rademacher' = 'gaussian',
+) {
+  const moments = new Moments(centre);
+  const vHat = new Float64Array(counts.length);
+  for (let r = 0; r < reps; r++) {
+    const est = await estimateSpsa(oracle, theta, counts, deriveSeed(99, r), { eps: 1e-2, directions });
+    moments.add(est.grad);
+    est.varianceEstimates.forEach((v, i) => (vHat[i] = vHat[i]! + v / reps));
+  }
+  return { moments, vHat };
+}
+
+describe('SPSA with per-sample averaging (§3.7)', () => {
+  it('T2: is unbiased on ½θᵀAθ, d = 50, over 10^5 directions', async () => {
+    const d = 50;
+    const rng = new Rng(2);
+    const oracle = quadratic(randomSpd(rng, d), [Array.from({ length: d }, () => 0)]);
+    const theta = gaussianVector(rng, d);
+    const truth = batchGradient(oracle, theta); // Aθ
+    // One sample with n = 10^5: ĝ is exactly the mean of 10^5 single-direction estimates.
+    const est = await estimateSpsa(oracle, theta, Int32Array.from([100_000]), 7, { eps: 1e-3 });
+    const rel = distance(est.grad, truth) / norm(truth);
+    expect(rel).toBeLessThan(0.05);
+    expect(est.rows).toBe(200_000);
+    expect(est.scalars.length).toBe(100_000);
+  });
+
+  it('T2 with Rademacher directions', async () => {
+    const d = 50;
+    const rng = new Rng(3);
+    const oracle = quadratic(randomSpd(rng, d), [Array.from({ length: d }, () => 0)]);
+    const theta = gaussianVector(rng, d);
+    const truth = batchGradient(oracle, theta);
+    const est = await estimateSpsa(oracle, theta, Int32Array.from([50_000]), 8, {
+      eps: 1e-3,
+      directions: 'rademacher',
+    });
+    expect(distance(est.grad, truth) / norm(truth)).toBeLessThan(0.05);
+  });
+
+  it('shares K = max n_i directions, sample i in the first n_i, exactly 2·Σn_i rows', async () => {
+    const d = 5;
+    const rng = new Rng(4);
+    const centers = Array.from({ length: 4 }, () => Array.from(gaussianVector(rng, d)));
+    const inner = quadratic(randomSpd(rng, d), centers);
+    const spy = new SpyOracle(inner);
+    const counts = Int32Array.from([3, 1, 4, 1]);
+    const theta = gaussianVector(rng, d);
+    const est = await estimateSpsa(spy, theta, counts, 5, { eps: 1e-2 });
+    // Per direction one call at θ+εz_k and one at θ−εz_k over the same rows: {i : n_i > k}.
+    const expected = [[2, 0, 1, 3], [2, 0], [2, 0], [2]];
+    expect(spy.calls).toEqual(expected.flatMap((rows) => [rows, rows]));
+    expect(est.rows).toBe(2 * 9);
+    expect(spy.calls.flat().length).toBe(est.rows);
+    expect(est.scalars.length).toBe(4);
+
+    // s_k = (1/B) Σ_{i: n_i > k} δ_ik / n_i with z_k from deriveSeed(stepSeed, k); central differences of a
+    // quadratic are exact, so δ_ik = z_kᵀ g_i up to float32 rounding of θ ± εz and of the losses.
+    const z = new Float32Array(d);
+    for (let k = 0; k < 4; k++) {
+      spsaDirection(5, k, z, 'gaussian');
+      const direct = new Float32Array(d);
+      new Rng(deriveSeed(5, k)).fillGaussian(direct);
+      expect(z).toEqual(direct);
+      let s = 0;
+      for (let i = 0; i < 4; i++) {
+        if (counts[i]! > k) {
+          const gi = inner.sampleGradient(theta, i);
+          let delta = 0;
+          for (let j = 0; j < d; j++) delta += z[j]! * gi[j]!;
+          s += delta / counts[i]!;
+        }
+      }
+      expect(est.scalars[k]).toBeCloseTo(s / 4, 2);
+    }
+  });
+
+  it('rebuilds ĝ bit for bit from the stored scalars and the step seed alone', async () => {
+    const d = 300;
+    const rng = new Rng(5);
+    const centers = Array.from({ length: 3 }, () => Array.from(gaussianVector(rng, d)));
+    const oracle = quadratic(identity(d), centers);
+    const theta = gaussianVector(rng, d);
+    for (const directions of ['gaussian', 'rademacher'] as const) {
+      const est = await estimateSpsa(oracle, theta, Int32Array.from([2, 7, 3]), 1234, {
+        eps: 1e-3,
+        directions,
+      });
+      const replay = replaySpsaUpdate(est.scalars, 1234, d, directions);
+      expect(new Uint32Array(replay.buffer)).toEqual(new Uint32Array(est.grad.buffer));
+      const again = await estimateSpsa(oracle, theta, Int32Array.from([2, 7, 3]), 1234, {
+        eps: 1e-3,
+        directions,
+      });
+      expect(again.grad).toEqual(est.grad);
+    }
+  });
+
+  it('is unbiased for the batch-mean gradient under a non-uniform allocation', async () => {
+    const d = 6;
+    const rng = new Rng(6);
+    // Samples with very different gradients, so the per-sample and the replicated targets are far apart.
+    const centers = [0.2, 1, 3, 6].map((s) => Array.from(gaussianVector(rng, d, s)));
+    const oracle = quadratic(randomSpd(rng, d), centers);
+    const theta = new Float32Array(d);
+    const counts = Int32Array.from([8, 4, 2, 1]);
+    const truth = batchGradient(oracle, theta);
+    const { moments } = await manyEstimates(oracle, theta, counts, 20_000, truth);
+    const mean = moments.mean();
+    // Standard error of the mean is sqrt(tr Cov / reps) ≈ 0.03·‖truth‖ here; the replicated target is ~0.6 away.
+    expect(distance(mean, truth) / norm(truth)).toBeLessThan(0.05);
+    const replicated = replicatedGradient(oracle, theta, counts);
+    expect(distance(mean, replicated) / norm(truth)).toBeGreaterThan(0.3);
+  });
+
+  it('has variance V(n) = (1/B²) Σ (d+1)‖g_i‖²/n_i when the g_i are orthogonal, and E[v̂_i] = d‖g_i‖²', async () => {
+    const d = 12;
+    const b = 4;
+    const scales = [1, 2, 0.5, 3];
+    // A = I and θ = 0, so g_i = −c_i; each c_i lives on its own block of 3 coordinates.
+    const centers = scales.map((s, i) =>
+      Array.from({ length: d }, (_, j) => (Math.floor(j / 3) === i ? s : 0)),
+    );
+    const oracle = quadratic(identity(d), centers);
+    const theta = new Float32Array(d);
+    const counts = Int32Array.from([1, 2, 3, 6]);
+    const gNormSq = scales.map((s) => 3 * s * s);
+    const predicted = gNormSq.reduce((acc, g, i) => acc + ((d + 1) * g) / counts[i]!, 0) / (b * b);
+    const { moments, vHat } = await manyEstimates(
+      oracle,
+      theta,
+      counts,
+      20_000,
+      batchGradient(oracle, theta),
+    );
+    expect(Math.abs(moments.traceCov() / predicted - 1)).toBeLessThan(0.1);
+    gNormSq.forEach((g, i) => expect(Math.abs(vHat[i]! / (d * g) - 1)).toBeLessThan(0.1));
+  });
+
+  it('adds the shared-direction covariance (d+1)·g_i·g_j·min(n_i,n_j)/(n_i·n_j) when the g_i are aligned', async () => {
+    // Why the orthogonal case above is needed: shared directions correlate samples. With parallel g_i the
+    // variance is the V(n) of independent queries plus this cross term.
+    const d = 8;
+    const b = 3;
+    const scales = [1, 2, 3];
+    const centers = scales.map((s) => Array.from({ length: d }, () => -s / Math.sqrt(d)));
+    const oracle = quadratic(identity(d), centers);
+    const theta = new Float32Array(d);
+    const counts = Int32Array.from([1, 2, 4]);
+    let predicted = 0;
+    for (let i = 0; i < b; i++) {
+      for (let j = 0; j < b; j++) {
+        const gigj = scales[i]! * scales[j]!; // ‖g_i‖ = s_i and all g_i parallel
+        const shared =
+          i === j ? 1 / counts[i]! : Math.min(counts[i]!, counts[j]!) / (counts[i]! * counts[j]!);
+        predicted += ((d + 1) * gigj * shared) / (b * b);
+      }
+    }
+    const { moments } = await manyEstimates(oracle, theta, counts, 20_000, batchGradient(oracle, theta));
+    expect(Math.abs(moments.traceCov() / predicted - 1)).toBeLessThan(0.1);
+  });
+
+  it('reports bad options as ConfigError and non-finite losses as DivergenceError', async () => {
+    const oracle = quadratic(identity(2), [
+      [0, 0],
+      [1, 1],
+    ]);
+    const theta = new Float32Array(2);
+    const two = Int32Array.from([1, 2]);
+    await expect(estimateSpsa(oracle, theta, two, 1, { eps: 0 })).rejects.toThrow(ConfigError);
+    await expect(estimateSpsa(oracle, theta, two, 1, { eps: -1e-3 })).rejects.toThrow(/spsaEps: must be/);
+    await expect(estimateSpsa(oracle, theta, two, 1, { eps: Number.NaN })).rejects.toThrow(/spsaEps/);
+    await expect(estimateSpsa(oracle, theta, Int32Array.from([0, 2]), 1, { eps: 1e-3 })).rejects.toThrow(
+      /sample 0 has 0 queries, below nMin = 1/,
+    );
+    await expect(estimateSpsa(oracle, theta, two, 1, { eps: 1e-3, nMin: 2 })).rejects.toThrow(
+      /below nMin = 2/,
+    );
+    await expect(estimateSpsa(oracle, theta, Int32Array.from([1]), 1, { eps: 1e-3 })).rejects.toThrow(
+      /counts: has 1 entries for a batch of 2/,
+    );
+    await expect(
+      estimateSpsa(oracle, theta, two, 1, { eps: 1e-3, directions: 'uniform' as 'gaussian' }),
+    ).rejects.toThrow(/directions/);
+    const poisoned = new PoisonedOracle(oracle, 1);
+    const err = await estimateSpsa(poisoned, theta, two, 1, { eps: 1e-3, step: 17 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DivergenceError);
+    expect((err as DivergenceError).step).toBe(17);
+    expect((err as Error).message).toMatch(/step 17: .*non-finite loss \(NaN\) for batch row 1 at θ\+εz_0/);
+  });
+});
