@@ -32,7 +32,8 @@ function clusters(n: number, seed: number): LabelledFeatures {
 
 const train1 = clusters(512, 1);
 const val1 = clusters(256, 2);
-const problem = (): TrainingProblem => createHeadProblem({ train: train1, val: val1, classes: CLASSES, initSeed: 5 });
+const problem = (): TrainingProblem =>
+  createHeadProblem({ train: train1, val: val1, classes: CLASSES, initSeed: 5 });
 
 async function run(input: TrainConfigInput, extra: Parameters<typeof train>[2] = {}) {
   const events: TrainEvent[] = [];
@@ -71,8 +72,18 @@ describe('train', () => {
   });
 
   it('counts queries and forward rows exactly (SPSA: 2N per step; LR: N per step; clean rows B)', async () => {
-    const spsa = await run({ ...base, estimator: 'spsa', allocator: { kind: 'flops', warmupSteps: 2 }, maxSteps: 6 });
-    const lr = await run({ ...base, estimator: 'lr', allocator: { kind: 'flops', warmupSteps: 2 }, maxSteps: 6 });
+    const spsa = await run({
+      ...base,
+      estimator: 'spsa',
+      allocator: { kind: 'flops', warmupSteps: 2 },
+      maxSteps: 6,
+    });
+    const lr = await run({
+      ...base,
+      estimator: 'lr',
+      allocator: { kind: 'flops', warmupSteps: 2 },
+      maxSteps: 6,
+    });
     const N = 32 * 4;
     spsa.steps.forEach((e, i) => {
       expect(e.counts.reduce((a, b) => a + b, 0)).toBe(N);
@@ -86,7 +97,12 @@ describe('train', () => {
   });
 
   it('is a pure function of the seed: identical bytes twice, different with another seed', async () => {
-    const cfg = { ...base, estimator: 'spsa', allocator: { kind: 'flops', warmupSteps: 3 }, maxSteps: 20 } as const;
+    const cfg = {
+      ...base,
+      estimator: 'spsa',
+      allocator: { kind: 'flops', warmupSteps: 3 },
+      maxSteps: 20,
+    } as const;
     const a = await run(cfg);
     const b = await run(cfg);
     const c = await run({ ...cfg, seed: 12 });
