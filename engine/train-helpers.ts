@@ -4,6 +4,7 @@ import type { ResolvedTrainConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { estimateEs } from './estimators/es.ts';
 import { estimateHeadLr } from './estimators/lr-head.ts';
+import { estimateLayersLr, type LayerLrOracle } from './estimators/lr-layers.ts';
 import { estimateSpsa } from './estimators/spsa.ts';
 import type { EstimateResult } from './estimators/types.ts';
 import type { FeatureOracle, LossOracle } from './oracle.ts';
@@ -24,6 +25,9 @@ export interface TrainingProblem {
   readonly oracle: LossOracle;
   /** LR at the head: frozen features of the current batch; theta is then exactly [W (m×p), c (m)]. */
   readonly features?: FeatureOracle;
+  /** LR through every trainable layer (ULR, spec §2.1): noisy query rows with each layer's input, plus Cᵀ·A.
+   *  When present, estimator 'lr' uses it instead of the head-only path. */
+  readonly lrLayers?: LayerLrOracle;
   /** Clean loss and top-1 accuracy on the validation split. */
   evaluate(theta: Float32Array): Promise<{ loss: number; accuracy: number }>;
 }
@@ -37,8 +41,15 @@ export function stepsPerEpoch(trainSize: number, batchSize: number): number {
   return steps;
 }
 
-/** A seeded Fisher–Yates permutation of 0..n-1. */
+/** The last permutation made: the loop asks for the same epoch's order at every step of that epoch. */
+let lastOrder: { n: number; seed: number; order: Int32Array } | undefined;
+
+/**
+ * A seeded Fisher–Yates permutation of 0..n-1. The result is shared with later calls for the same (n, seed)
+ * (recomputing it each step cost ~5% of an LR step on 20 000 samples), so callers must not modify it.
+ */
 export function batchOrder(n: number, seed: number): Int32Array {
+  if (lastOrder && lastOrder.n === n && lastOrder.seed === seed) return lastOrder.order;
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   const rng = new Rng(seed);
@@ -48,6 +59,7 @@ export function batchOrder(n: number, seed: number): Int32Array {
     order[i] = order[j]!;
     order[j] = t;
   }
+  lastOrder = { n, seed, order };
   return order;
 }
 
@@ -77,10 +89,18 @@ export function estimateStep(
         step,
       });
     case 'lr': {
+      if (problem.lrLayers) {
+        return estimateLayersLr(problem.lrLayers, theta, counts, stepSeed, {
+          sigma: config.lrSigma,
+          nMin: config.nMin,
+          baseline: cleanLosses,
+          step,
+        });
+      }
       if (!problem.features) {
         throw new ConfigError(
           'estimator',
-          'LR needs a model whose trainable part is the head (features + logits)',
+          'LR needs a model with an LR graph (noise at every layer) or whose trainable part is the head',
         );
       }
       return estimateHeadLr(problem.features, theta, counts, stepSeed, {

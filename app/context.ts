@@ -1,0 +1,97 @@
+// What every use case runs against: the open workspace (data folder + database), the run queue, and the typed
+// event bus that the Electron preload, the loopback server's WebSocket and the CLI's progress bar subscribe to.
+import { EventEmitter } from 'node:events';
+
+import type { EventName, Events } from './contract.ts';
+import type { ProviderName } from '../engine/onnx/session.ts';
+import { listRuns } from './db/runs.ts';
+import { RunQueue } from './runs/queue.ts';
+import { openWorkspace, type Workspace } from './workspace.ts';
+
+/** A typed event bus. A listener that throws is reported and never breaks the emitter or other listeners. */
+export class AppEvents {
+  readonly #emitter = new EventEmitter();
+  readonly #any = new Set<(name: EventName, payload: Events[EventName]) => void>();
+
+  constructor() {
+    this.#emitter.setMaxListeners(0);
+  }
+
+  on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void {
+    const wrapped = (payload: Events[E]): void => guard(() => listener(payload));
+    this.#emitter.on(name, wrapped);
+    return () => void this.#emitter.off(name, wrapped);
+  }
+
+  /** Every event, with its name (the WebSocket relays them all). */
+  onAny(listener: (name: EventName, payload: Events[EventName]) => void): () => void {
+    this.#any.add(listener);
+    return () => void this.#any.delete(listener);
+  }
+
+  emit<E extends EventName>(name: E, payload: Events[E]): void {
+    this.#emitter.emit(name, payload);
+    for (const listener of this.#any) guard(() => listener(name, payload));
+  }
+}
+
+function guard(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    console.error('event listener failed:', error);
+  }
+}
+
+export interface AppContext {
+  workspace: Workspace;
+  queue: RunQueue;
+  events: AppEvents;
+}
+
+export interface ContextOptions {
+  dataDir: string;
+  /** Queue the runs a previous session left 'queued' (the app and `flops serve`; not one-shot CLI commands). */
+  startQueued?: boolean;
+  concurrency?: Partial<Record<string, number>>;
+  providers?: ProviderName[];
+  threads?: number;
+  stopGraceMs?: number;
+}
+
+export interface OwnedContext extends AppContext {
+  /** Pauses training runs (resumable later), then closes the database. */
+  close(): Promise<void>;
+}
+
+export function createAppContext(options: ContextOptions): OwnedContext {
+  const workspace = openWorkspace(options.dataDir);
+  const events = new AppEvents();
+  const queue = new RunQueue({
+    dbPath: workspace.paths.db,
+    db: workspace.db,
+    listener: {
+      progress: (p) => events.emit('run/progress', p),
+      status: (s) => events.emit('run/status', s),
+    },
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.providers ? { providers: options.providers } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
+    ...(options.stopGraceMs ? { stopGraceMs: options.stopGraceMs } : {}),
+  });
+  if (options.startQueued) {
+    for (const run of listRuns(workspace.db, { status: 'queued', sort: 'created', order: 'asc' })) {
+      queue.enqueue(run.id);
+    }
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    workspace,
+    queue,
+    events,
+    close: () =>
+      (closing ??= queue.close('pause').finally(() => {
+        workspace.close();
+      })),
+  };
+}

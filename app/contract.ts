@@ -1,0 +1,113 @@
+// The contract between the app layer and its transports (Electron IPC through the preload, the loopback HTTP/WS
+// server, the CLI): handler names `domain/verb`, with argument and result types derived from the use-case functions
+// (conventions 1), and the events pushed to subscribers.
+//
+// This module is types only and imports nothing but types, so the renderer may `import type` from it without any
+// Node module reaching the browser bundle. Every handler takes ONE plain JSON argument object and resolves to JSON
+// (no typed arrays, Maps, Dates or undefined in arrays): the same call works over IPC, HTTP and in-process.
+import type { AppContext } from './context.ts';
+import type { RunStatus } from './db/runs.ts';
+import type { RunProgress } from './runs/execute.ts';
+import type { getDataset, importDataset, listDatasets } from './use-cases/datasets.ts';
+import type { importModel, listModels, modelModes } from './use-cases/models.ts';
+import type {
+  cancelRun,
+  compareRuns,
+  createRun,
+  deleteRun,
+  exportRun,
+  getRun,
+  listPresets,
+  listRuns,
+  noteRun,
+  pauseRun,
+  resumeRun,
+  runAllocations,
+  runMetrics,
+  startRun,
+  tagRun,
+  validateRun,
+} from './use-cases/runs.ts';
+import type { createSweep } from './use-cases/sweeps.ts';
+import type { ensureBundled, systemInfo } from './use-cases/system.ts';
+
+/** The use cases as app/ implements them: `(ctx, args) => Promise<result>`. */
+export interface UseCases {
+  'dataset/import': typeof importDataset;
+  'dataset/list': typeof listDatasets;
+  'dataset/get': typeof getDataset;
+  'model/import': typeof importModel;
+  'model/list': typeof listModels;
+  /** Trainable parameter counts per mode. */
+  'model/modes': typeof modelModes;
+  'run/presets': typeof listPresets;
+  /** Issues by field instead of an error, for forms. */
+  'run/validate': typeof validateRun;
+  'run/create': typeof createRun;
+  'run/start': typeof startRun;
+  'run/pause': typeof pauseRun;
+  'run/resume': typeof resumeRun;
+  'run/cancel': typeof cancelRun;
+  'run/delete': typeof deleteRun;
+  'run/tag': typeof tagRun;
+  'run/note': typeof noteRun;
+  'run/list': typeof listRuns;
+  'run/get': typeof getRun;
+  /** Down-sampled chart series of several runs; x = step | queries | forwardRows | wall. */
+  'run/metrics': typeof runMetrics;
+  /** One run's allocations: latest step, histogram of counts, per-step stats and a heatmap matrix. */
+  'run/allocations': typeof runAllocations;
+  /** Summary table plus config diff. */
+  'run/compare': typeof compareRuns;
+  /** JSON document or metrics CSV, as text. */
+  'run/export': typeof exportRun;
+  'sweep/create': typeof createSweep;
+  'system/info': typeof systemInfo;
+  /** Registers the bundled demo model and dataset. */
+  'system/bundled': typeof ensureBundled;
+}
+
+/** A use case as a transport exposes it: the context is bound, one argument object remains. */
+type Bound<F> = F extends (ctx: AppContext, args: infer A) => Promise<infer R>
+  ? (args: A) => Promise<R>
+  : never;
+
+export type Handlers = { [K in keyof UseCases]: Bound<UseCases[K]> };
+export type HandlerName = keyof Handlers;
+export type HandlerArgs<K extends HandlerName> = Parameters<Handlers[K]>[0];
+export type HandlerResult<K extends HandlerName> = Awaited<ReturnType<Handlers[K]>>;
+
+/** What subscribers are pushed. */
+export interface Events {
+  /** At most ~20 per second per run; the last step always arrives. */
+  'run/progress': RunProgress;
+  /** Every status change the queue makes or sees (queued, running, paused, completed, failed, ...). */
+  'run/status': { runId: number; status: RunStatus; error?: string };
+  'dataset/import-progress': { importId: string; name?: string; done: number; total: number };
+}
+export type EventName = keyof Events;
+
+/** One bad field of an argument or config. */
+export interface FieldIssueData {
+  field: string;
+  message: string;
+}
+
+/**
+ * How a failed call arrives on the other side of a transport: `code` is FlopsError's stable code (ARGS_INVALID,
+ * CONFIG_INVALID, NOT_FOUND, RUN_NOT_FOUND, RUN_STATE, ...); `issues` lists every bad field when there are any.
+ */
+export interface BridgeErrorData {
+  name: string;
+  code: string;
+  message: string;
+  issues?: FieldIssueData[];
+}
+
+/** The whole surface the renderer sees (window.api in Electron, the HTTP client in a browser). */
+export interface BridgeApi {
+  /** Rejects with an Error carrying BridgeErrorData's fields. */
+  invoke<K extends HandlerName>(name: K, args: HandlerArgs<K>): Promise<HandlerResult<K>>;
+  /** Subscribes; returns the unsubscribe function. */
+  on<E extends EventName>(name: E, listener: (payload: Events[E]) => void): () => void;
+}

@@ -1,0 +1,162 @@
+// From (model folder, dataset cache, trainable mode) to the engine's TrainingProblem. The frozen prefix runs once
+// per sample here, before training (spec §7, Figure 1's φ₁); the queries then only run the trainable suffix. In
+// head mode the suffix is one linear layer, which the engine evaluates in TypeScript (no ORT call per query).
+import { DatasetCache } from '../datasets/cache.ts';
+import type { SplitName } from '../datasets/types.ts';
+import { BatchLoader } from '../../engine/data/loader.ts';
+import { kShotPerClass } from '../../engine/data/splits.ts';
+import { ConfigError } from '../../engine/errors.ts';
+import { vitEngineGraphs } from '../../engine/models/vit/engine-graphs.ts';
+import { loadViT, prepareViT, type TrainMode } from '../../engine/models/vit/index.ts';
+import { OnnxFeatureOracle } from '../../engine/onnx/oracle-onnx.ts';
+import { createSession, type ProviderName } from '../../engine/onnx/session.ts';
+import { defaultProviders } from '../providers.ts';
+import { createHeadProblem } from '../../engine/problems/head.ts';
+import { createOnnxClassifierProblem } from '../../engine/problems/onnx-classifier.ts';
+import { deriveSeed } from '../../engine/rng.ts';
+import type { TrainingProblem } from '../../engine/train-helpers.ts';
+
+export interface ProblemRequest {
+  modelDir: string;
+  datasetCachePath: string;
+  mode: TrainMode;
+  seed: number;
+  evalSplit: 'val' | 'test';
+  kShot?: number;
+  providers?: readonly ProviderName[];
+  threads?: number;
+}
+
+export interface BuiltProblem {
+  problem: TrainingProblem;
+  /** The execution provider that really runs the graphs. */
+  provider: string;
+  classes: string[];
+  trainSize: number;
+  evalSize: number;
+  trainableParams: number;
+  /** Milliseconds spent running the frozen prefix over every sample (once per run). */
+  prefixMs: number;
+}
+
+interface Split {
+  x: Float32Array; // NCHW, normalised as the model's preprocessor config says
+  y: Int32Array;
+}
+
+/** Reads a whole split into memory, normalised for the model. Datasets here are small; large ones stream later. */
+async function readSplit(
+  cache: DatasetCache,
+  indices: Int32Array,
+  norm: { rescale: number; mean: number[]; std: number[] },
+): Promise<Split> {
+  const loader = new BatchLoader(cache, {
+    batchSize: indices.length,
+    seed: 0,
+    indices,
+    shuffle: false,
+    dropLast: false,
+    normalization: norm,
+    layout: 'nchw',
+    prefetch: false,
+  });
+  const batch = await loader.batch(0, 0);
+  return { x: batch.pixels, y: batch.labels };
+}
+
+export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
+  const cache = await DatasetCache.open(req.datasetCachePath);
+  try {
+    const { config, weights } = await loadViT(req.modelDir);
+    const rec = cache.record;
+    const [h, w] = config.imageSize;
+    if (rec.height !== h || rec.width !== w || rec.channels !== config.numChannels) {
+      throw new ConfigError(
+        'datasetVersionId',
+        `dataset images are ${rec.width}x${rec.height}x${rec.channels}; the model needs ${w}x${h}x${config.numChannels}` +
+          ' (re-import the dataset with the model preprocessing)',
+      );
+    }
+    const pre = config.preprocess;
+    const norm = {
+      rescale: pre.doRescale ? pre.rescaleFactor : 1,
+      mean: pre.doNormalize ? pre.mean : [0],
+      std: pre.doNormalize ? pre.std : [1],
+    };
+
+    let trainIdx = cache.indices('train');
+    if (req.kShot !== undefined) {
+      trainIdx = kShotPerClass(cache.labels, req.kShot, deriveSeed(req.seed, 0x6b), { pool: trainIdx });
+    }
+    const evalIdx = cache.indices(req.evalSplit as SplitName);
+    if (trainIdx.length === 0 || evalIdx.length === 0) {
+      throw new ConfigError(
+        'datasetVersionId',
+        `the dataset has no ${trainIdx.length === 0 ? 'train' : req.evalSplit} samples`,
+      );
+    }
+    const [train, evaluation] = [
+      await readSplit(cache, trainIdx, norm),
+      await readSplit(cache, evalIdx, norm),
+    ];
+
+    const prepared = prepareViT(config, weights, {
+      mode: req.mode,
+      numClasses: rec.classes.length,
+      labels: rec.classes,
+      newHead: true,
+      seed: req.seed,
+    });
+    const graphs = vitEngineGraphs(prepared);
+    const sessionOptions = { providers: req.providers ?? defaultProviders(), intraOpNumThreads: req.threads };
+    const trainableParams = prepared.trainable.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+    const base = {
+      classes: rec.classes,
+      trainSize: trainIdx.length,
+      evalSize: evalIdx.length,
+      trainableParams,
+    };
+
+    if (!graphs.prefix || !graphs.suffix) {
+      const problem = await createOnnxClassifierProblem({
+        model: graphs.full,
+        train,
+        val: evaluation,
+        ...sessionOptions,
+      });
+      return { ...base, problem, provider: problem.provider, prefixMs: 0 };
+    }
+
+    // φ₁ once per sample: the prefix's outputs are the suffix's inputs for every query of every epoch.
+    const started = performance.now();
+    const prefix = await createSession(graphs.prefix.bytes, sessionOptions);
+    const oracle = new OnnxFeatureOracle(prefix.session, graphs.prefix);
+    const features = async (split: Split): Promise<Split> => {
+      oracle.setBatch(split.x, split.y);
+      const rows = Int32Array.from({ length: split.y.length }, (_, i) => i);
+      return { x: await oracle.features(rows), y: split.y };
+    };
+    const [trainFeatures, evalFeatures] = [await features(train), await features(evaluation)];
+    await prefix.session.release();
+    const prefixMs = performance.now() - started;
+
+    if (req.mode.kind === 'head') {
+      const problem = createHeadProblem({
+        train: trainFeatures,
+        val: evalFeatures,
+        classes: rec.classes.length,
+        init: graphs.suffix.initParams().data,
+      });
+      return { ...base, problem, provider: prefix.provider, prefixMs };
+    }
+    const problem = await createOnnxClassifierProblem({
+      model: graphs.suffix,
+      train: trainFeatures,
+      val: evalFeatures,
+      ...sessionOptions,
+    });
+    return { ...base, problem, provider: problem.provider, prefixMs };
+  } finally {
+    await cache.close();
+  }
+}

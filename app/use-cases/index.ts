@@ -1,0 +1,86 @@
+// The handler table: contract names to use-case functions, checked against the contract so a name cannot be
+// missing, misspelt or bound to the wrong function. Transports (main/'s IPC wrapper, the loopback server) dispatch
+// through invokeHandler and report errors with toBridgeError.
+import type { BridgeErrorData, HandlerName, UseCases } from '../contract.ts';
+import type { AppContext } from '../context.ts';
+import { FlopsError } from '../../engine/errors.ts';
+import { getDataset, importDataset, listDatasets } from './datasets.ts';
+import { importModel, listModels, modelModes } from './models.ts';
+import {
+  cancelRun,
+  compareRuns,
+  createRun,
+  deleteRun,
+  exportRun,
+  getRun,
+  listPresets,
+  listRuns,
+  noteRun,
+  pauseRun,
+  resumeRun,
+  runAllocations,
+  runMetrics,
+  startRun,
+  tagRun,
+  validateRun,
+} from './runs.ts';
+import { createSweep } from './sweeps.ts';
+import { ensureBundled, systemInfo } from './system.ts';
+import { fieldIssues } from './validate.ts';
+
+export const useCases: UseCases = {
+  'dataset/import': importDataset,
+  'dataset/list': listDatasets,
+  'dataset/get': getDataset,
+  'model/import': importModel,
+  'model/list': listModels,
+  'model/modes': modelModes,
+  'run/presets': listPresets,
+  'run/validate': validateRun,
+  'run/create': createRun,
+  'run/start': startRun,
+  'run/pause': pauseRun,
+  'run/resume': resumeRun,
+  'run/cancel': cancelRun,
+  'run/delete': deleteRun,
+  'run/tag': tagRun,
+  'run/note': noteRun,
+  'run/list': listRuns,
+  'run/get': getRun,
+  'run/metrics': runMetrics,
+  'run/allocations': runAllocations,
+  'run/compare': compareRuns,
+  'run/export': exportRun,
+  'sweep/create': createSweep,
+  'system/info': systemInfo,
+  'system/bundled': ensureBundled,
+};
+
+export const HANDLER_NAMES = Object.keys(useCases) as HandlerName[];
+
+export class UnknownHandlerError extends FlopsError {
+  constructor(readonly handler: string) {
+    super('UNKNOWN_HANDLER', `no handler named '${handler}'`);
+  }
+}
+
+export function isHandlerName(name: string): name is HandlerName {
+  // Own keys only: 'constructor' or '__proto__' must not reach a prototype function.
+  return Object.hasOwn(useCases, name);
+}
+
+/** Calls a handler by name with an untrusted argument (each use case validates it). */
+export function invokeHandler(ctx: AppContext, name: string, args: unknown): Promise<unknown> {
+  if (!isHandlerName(name)) return Promise.reject(new UnknownHandlerError(name));
+  const fn = useCases[name] as (ctx: AppContext, args: unknown) => Promise<unknown>;
+  return fn(ctx, args ?? {});
+}
+
+/** An error as it crosses a transport: name, stable code, message, and every bad field when there are any. */
+export function toBridgeError(error: unknown): BridgeErrorData {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const raw = (e as { code?: unknown }).code;
+  const code = typeof raw === 'string' ? raw : 'INTERNAL';
+  const issues = fieldIssues(e);
+  return { name: e.name, code, message: e.message, ...(issues.length > 0 ? { issues } : {}) };
+}

@@ -1,0 +1,100 @@
+// Native open dialogs, the two handlers main answers itself (everything else is relayed to the app core):
+// 'dialog/open-folder' (an image folder to import) and 'dialog/open-file' (a model, a CSV manifest, an IDX file).
+// They register through the same IPC wrapper, so the same sender checks apply; the argument is validated here
+// with zod, as the core's use cases validate theirs.
+import { BrowserWindow, dialog, type IpcMainInvokeEvent, type OpenDialogOptions } from 'electron';
+import { z } from 'zod';
+
+import type { IpcApi } from './ipc.ts';
+
+/** One bad field, as app/use-cases/validate.ts reports them. */
+class DialogArgsError extends Error {
+  readonly code = 'ARGS_INVALID';
+  constructor(
+    handler: string,
+    readonly issues: { field: string; message: string }[],
+  ) {
+    super(
+      `invalid arguments for ${handler}:\n${issues.map((i) => `  - ${i.field}: ${i.message}`).join('\n')}`,
+    );
+    this.name = 'InvalidArgumentsError';
+  }
+}
+
+const common = {
+  title: z.string().max(200).optional(),
+  defaultPath: z.string().max(4096).optional(),
+};
+const openFolderArgs = z.object(common).strict();
+const openFileArgs = z
+  .object({
+    ...common,
+    filters: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(100),
+            extensions: z
+              .array(z.string().regex(/^(\*|[a-z0-9]{1,12})$/i))
+              .min(1)
+              .max(20),
+          })
+          .strict(),
+      )
+      .max(10)
+      .optional(),
+  })
+  .strict();
+
+export type OpenFolderArgs = z.input<typeof openFolderArgs>;
+export type OpenFileArgs = z.input<typeof openFileArgs>;
+/** `path` is null when the user cancelled. */
+export interface DialogResult {
+  path: string | null;
+}
+
+function parse<S extends z.ZodType>(handler: string, schema: S, args: unknown): z.output<S> {
+  const parsed = schema.safeParse(args ?? {});
+  if (parsed.success) return parsed.data;
+  throw new DialogArgsError(
+    handler,
+    parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })),
+  );
+}
+
+async function show(event: IpcMainInvokeEvent, options: OpenDialogOptions): Promise<DialogResult> {
+  // Modal to the asking window; the sender check has already established it is one of ours.
+  const win = BrowserWindow.fromWebContents(event.sender);
+  const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+  return { path: result.canceled ? null : (result.filePaths[0] ?? null) };
+}
+
+export function openFolder(args: unknown, event: IpcMainInvokeEvent): Promise<DialogResult> {
+  const a = parse('dialog/open-folder', openFolderArgs, args);
+  return show(event, {
+    title: a.title ?? 'Choose a folder',
+    ...(a.defaultPath ? { defaultPath: a.defaultPath } : {}),
+    properties: ['openDirectory', 'dontAddToRecent'],
+  });
+}
+
+export function openFile(args: unknown, event: IpcMainInvokeEvent): Promise<DialogResult> {
+  const a = parse('dialog/open-file', openFileArgs, args);
+  return show(event, {
+    title: a.title ?? 'Choose a file',
+    ...(a.defaultPath ? { defaultPath: a.defaultPath } : {}),
+    ...(a.filters ? { filters: a.filters } : {}),
+    properties: ['openFile', 'dontAddToRecent'],
+  });
+}
+
+/** The main-only handlers, typed for the contract (see docs/packaging.md: they are not app/ use cases). */
+export interface DialogHandlers {
+  'dialog/open-folder': (args: OpenFolderArgs) => Promise<DialogResult>;
+  'dialog/open-file': (args: OpenFileArgs) => Promise<DialogResult>;
+}
+
+export function setupDialogs(ipc: IpcApi): void {
+  ipc.handle('dialog/open-folder', openFolder);
+  ipc.handle('dialog/open-file', openFile);
+}

@@ -1,0 +1,89 @@
+// The main-only dialog handlers: registered through the same wrapper (same sender checks), arguments validated
+// with zod, the dialog modal to the asking window, and a cancelled dialog answered with path: null.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+import type { IpcMainInvokeEvent } from 'electron';
+
+import { setupDialogs } from '../../main/dialogs.ts';
+import { IpcApi, type IpcResult } from '../../main/ipc.ts';
+import { createMainWindow, senderPolicy, type RendererSource } from '../../main/window.ts';
+import type { BrowserWindow } from '../mocks/electron.ts';
+import { WebFrameMain, dialog, invokeMain, resetElectronMock } from '../mocks/electron.ts';
+
+const source: RendererSource = { indexHtml: '/opt/flops/dist/renderer/index.html' };
+let win: BrowserWindow;
+let event: IpcMainInvokeEvent;
+
+beforeEach(() => {
+  resetElectronMock();
+  vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+  setupDialogs(new IpcApi(senderPolicy(source)));
+  win = createMainWindow(source, '/p.cjs') as unknown as BrowserWindow;
+  event = {
+    sender: win.webContents,
+    senderFrame: win.webContents.mainFrame,
+  } as unknown as IpcMainInvokeEvent;
+});
+afterEach(() => vi.restoreAllMocks());
+
+const call = async (name: string, e: IpcMainInvokeEvent, args?: unknown) =>
+  (await invokeMain(`api:${name}`, e, args)) as IpcResult;
+
+describe('dialog handlers', () => {
+  it('open-folder shows a directory picker modal to the asking window', async () => {
+    const show = vi
+      .spyOn(dialog, 'showOpenDialog')
+      .mockResolvedValue({ canceled: false, filePaths: ['/data/x'] });
+    await expect(call('dialog/open-folder', event, { title: 'Import images' })).resolves.toEqual({
+      ok: true,
+      value: { path: '/data/x' },
+    });
+    expect(show).toHaveBeenCalledWith(win, {
+      title: 'Import images',
+      properties: ['openDirectory', 'dontAddToRecent'],
+    });
+  });
+
+  it('open-file passes filters through, and a cancelled dialog gives path null', async () => {
+    const show = vi.spyOn(dialog, 'showOpenDialog').mockResolvedValue({ canceled: true, filePaths: [] });
+    const filters = [{ name: 'Models', extensions: ['onnx', 'safetensors'] }];
+    await expect(call('dialog/open-file', event, { filters })).resolves.toEqual({
+      ok: true,
+      value: { path: null },
+    });
+    expect(show).toHaveBeenCalledWith(
+      win,
+      expect.objectContaining({ filters, properties: ['openFile', 'dontAddToRecent'] }),
+    );
+  });
+
+  it('bad arguments are refused field by field before any dialog opens', async () => {
+    const show = vi.spyOn(dialog, 'showOpenDialog');
+    const result = await call('dialog/open-file', event, {
+      title: 7,
+      filters: [{ name: 'x', extensions: ['../../etc'] }],
+      extra: 1,
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.code).toBe('ARGS_INVALID');
+    expect(result.error.issues?.map((i) => i.field).sort()).toEqual([
+      '(root)',
+      'filters.0.extensions.0',
+      'title',
+    ]);
+    expect(show).not.toHaveBeenCalled();
+  });
+
+  it('a subframe cannot open a dialog', async () => {
+    const show = vi.spyOn(dialog, 'showOpenDialog');
+    const iframe = new WebFrameMain(win.webContents.getURL(), win.webContents.mainFrame);
+    const result = await call(
+      'dialog/open-folder',
+      { ...event, senderFrame: iframe } as IpcMainInvokeEvent,
+      {},
+    );
+    expect(result).toMatchObject({ ok: false, error: { code: 'IPC_FORBIDDEN' } });
+    expect(show).not.toHaveBeenCalled();
+  });
+});
