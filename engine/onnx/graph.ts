@@ -100,7 +100,9 @@ export class GraphBuilder {
   initializer(name: string, data: TensorData, dims: number[]): string {
     const size = dims.reduce((a, b) => a * b, 1);
     if (size !== data.length) {
-      throw new Error(`GraphBuilder: initializer '${name}' has ${data.length} values but dims ${dims.join('x')}`);
+      throw new Error(
+        `GraphBuilder: initializer '${name}' has ${data.length} values but dims ${dims.join('x')}`,
+      );
     }
     this.#initializers.push({
       name: this.#claim(name),

@@ -27,6 +27,13 @@ export interface CreateSessionOptions {
   label?: string;
   /** ORT session log level (0 verbose … 4 fatal); default 3 so failed provider probes do not flood stderr. */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Whether idle intra-op pool threads busy-wait for the next run (ORT's default: true). Set false where JS work
+   * runs between ORT calls (an SPSA step generates d Gaussians between two 64-row runs): a spinning pool thread
+   * then takes the core the JS thread needs. On a loaded 2-vCPU VM, false cut the median SPSA estimate on the
+   * 784-128-64-10 MLP from 62 to 52 ms at two threads.
+   */
+  allowSpinning?: boolean;
 }
 
 export interface ProviderAttempt {
@@ -100,6 +107,8 @@ export async function createSession(
       logSeverityLevel: options.logSeverityLevel ?? 3,
       ...(options.intraOpNumThreads !== undefined && { intraOpNumThreads: options.intraOpNumThreads }),
       ...(options.interOpNumThreads !== undefined && { interOpNumThreads: options.interOpNumThreads }),
+      // The Node binding flattens `extra` into session config entries: session.intra_op.allow_spinning.
+      ...(options.allowSpinning === false && { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     };
     let session: ort.InferenceSession;
     try {

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTrainConfig } from '../../../engine/config.ts';
 import { ConfigError, ModelError } from '../../../engine/errors.ts';
 import { buildMlp, buildMlpLr, type MlpOptions } from '../../../engine/models/mlp.ts';
+import { OnnxLossOracle } from '../../../engine/onnx/oracle-onnx.ts';
+import { createSession } from '../../../engine/onnx/session.ts';
 import {
   createOnnxClassifierProblem,
   type OnnxClassifierProblem,
@@ -86,6 +88,29 @@ describe('ONNX classifier problem', () => {
       expect(result.status).toBe('completed');
       expect(result.checkpoint.forwardRows).toBe(5 * (10 + (estimator === 'spsa' ? 80 : 40)));
     }
+  });
+
+  it('creates its sessions without spinning pool threads; that changes timing only, not results', async () => {
+    const model = buildMlp(OPTS);
+    const losses: Float32Array[] = [];
+    for (const allowSpinning of [true, false]) {
+      const { session } = await createSession(model.bytes, {
+        providers: ['cpu'],
+        intraOpNumThreads: 2,
+        allowSpinning,
+      });
+      const oracle = new OnnxLossOracle(session, model, problem.params);
+      oracle.setBatch(trainSet.x.subarray(0, 8 * 6), trainSet.y.subarray(0, 8));
+      const out = new Float32Array(8);
+      await oracle.losses(
+        problem.params.data,
+        Int32Array.from({ length: 8 }, (_, i) => i),
+        out,
+      );
+      losses.push(out);
+      await session.release();
+    }
+    expect(Array.from(losses[1]!)).toEqual(Array.from(losses[0]!));
   });
 
   it('refuses inconsistent inputs with typed errors', async () => {
