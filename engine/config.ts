@@ -56,7 +56,7 @@ export const trainConfigSchema = z.object({
   optimizer: optimizerSchema.prefault({ kind: 'adam' }),
   schedule: scheduleSchema.prefault({ kind: 'constant' }),
   spsaEps: z.number().positive().default(1e-3), // ε of the central difference θ ± εz
-  directions: z.enum(['gaussian', 'rademacher']).default('gaussian'), // distribution of SPSA/ES directions
+  directions: z.enum(['gaussian', 'rademacher', 'table']).default('gaussian'), // distribution of SPSA/ES directions
   lrSigma: z.number().positive().default(1e-2), // σ of the Gaussian noise at the target module's outputs (LR)
   clipNorm: z.number().positive().optional(), // global-norm clip of the gradient estimate; off when absent
   evalEverySteps: positiveInt.optional(), // evaluate on the validation split every k steps (and at the end)

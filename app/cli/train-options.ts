@@ -96,7 +96,9 @@ export function addSpecOptions(cmd: Command): Command {
       .option('--schedule-gamma <x>', 'step schedule: decay factor', number)
       .option('--schedule-warmup <n>', 'cosine schedule: warmup steps', number)
       .option('--eps <x>', 'SPSA/ES perturbation scale (spsaEps)', number)
-      .addOption(new Option('--directions <kind>', 'SPSA/ES directions').choices(['gaussian', 'rademacher']))
+      .addOption(
+        new Option('--directions <kind>', 'SPSA/ES directions').choices(['gaussian', 'rademacher', 'table']),
+      )
       .option('--sigma <x>', 'LR noise scale at the target outputs (lrSigma)', number)
       .option('--clip-norm <x>', 'clip the gradient estimate to this global norm', number)
       .option('--eval-every <n>', 'evaluate every n steps', number)

@@ -4,9 +4,19 @@
 // The allocation only changes the variance: E[ĝ] = ∇L_B for any counts fixed before the directions are drawn.
 // Each z_k comes from deriveSeed(stepSeed, k) and is used while s_k is formed, then dropped: memory is O(d)
 // whatever K is, and the K scalars plus the seed rebuild ĝ exactly (replaySpsaUpdate).
+// 'table' directions are windows of a shared noise table (directions.ts: why, and the statistical caveat); with
+// an oracle offering lossesAlongDirections the perturbations run in its graph, several directions per call.
 import type { LossOracle } from '../oracle.ts';
 import { deriveSeed, Rng } from '../rng.ts';
-import { addScaled, checkDirectionKind, drawDirection } from './directions.ts';
+import {
+  addScaled,
+  checkDirectionKind,
+  drawDirection,
+  combineTableWindows,
+  noiseTable,
+  noiseTableSize,
+  tableOffset,
+} from './directions.ts';
 import type { DirectionKind, EstimateResult, SpsaOptions } from './types.ts';
 import { checkCounts, checkPositive, nonFiniteLoss } from './validate.ts';
 
@@ -26,6 +36,9 @@ function rowsByCount(counts: Int32Array): Int32Array {
  * fills consume whole u32 words exactly as one fill of the whole vector does (chunked fills are bit-identical).
  */
 const CHUNK = 4096;
+
+/** Most directions per grouped 'table' call (2 perturbations each): bounds one run's rows and memory. */
+const MAX_GROUP = 16;
 
 /** Scratch vectors of one estimate, reused across steps (allocating ~5·d values per step shows up in profiles). */
 interface Scratch {
@@ -103,6 +116,31 @@ function perturb(
   }
 }
 
+/** Per-row δ_ik of one direction into s_k (returned) and the per-sample Σδ², with the non-finite checks. */
+function scalarOf(
+  rows: Int32Array,
+  counts: Int32Array,
+  lossPlus: Float32Array,
+  lossMinus: Float32Array,
+  sumSq: Float64Array,
+  eps: number,
+  step: number,
+  k: number,
+): number {
+  let s = 0;
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r]!;
+    const lp = lossPlus[r]!;
+    const lm = lossMinus[r]!;
+    if (!Number.isFinite(lp)) throw nonFiniteLoss(step, `batch row ${i} at θ+εz_${k}`, lp);
+    if (!Number.isFinite(lm)) throw nonFiniteLoss(step, `batch row ${i} at θ−εz_${k}`, lm);
+    const delta = (lp - lm) / (2 * eps);
+    s += delta / counts[i]!;
+    sumSq[i] = sumSq[i]! + delta * delta;
+  }
+  return s;
+}
+
 export async function estimateSpsa(
   oracle: LossOracle,
   theta: Float32Array,
@@ -130,35 +168,74 @@ export async function estimateSpsa(
 
   try {
     let active = b;
-    for (let k = 0; k < kMax; k++) {
+    // 'table': z_k is a window of the shared noise table at an offset drawn from deriveSeed(stepSeed, k); ĝ is
+    // formed once at the end from the windows. An oracle that perturbs in its graph gets every run of directions
+    // with the same participants (all K of them under uniform counts) as ONE call of 2·(directions) groups.
+    const table = kind === 'table' ? noiseTable(noiseTableSize(d)) : undefined;
+    const offsets = new Float64Array(table ? kMax : 0);
+    if (table) {
+      for (let k = 0; k < kMax; k++)
+        offsets[k] = tableOffset(new Rng(deriveSeed(stepSeed, k)), d, table.length);
+    }
+    const along = table ? oracle.lossesAlongDirections?.bind(oracle) : undefined;
+    if (table && along) {
+      const groupEps = new Float32Array(2 * MAX_GROUP);
+      const groupOffsets = new Float64Array(2 * MAX_GROUP);
+      let groupOut = new Float32Array(0);
+      for (let k0 = 0; k0 < kMax;) {
+        while (counts[order[active - 1]!]! <= k0) active--;
+        let k1 = k0 + 1;
+        while (k1 < kMax && k1 - k0 < MAX_GROUP && counts[order[active - 1]!]! > k1) k1++;
+        const rows = order.subarray(0, active);
+        const g = 2 * (k1 - k0);
+        for (let k = k0; k < k1; k++) {
+          const j = 2 * (k - k0);
+          groupEps[j] = eps;
+          groupEps[j + 1] = -eps;
+          groupOffsets[j] = groupOffsets[j + 1] = offsets[k]!;
+        }
+        if (groupOut.length < g * active) groupOut = new Float32Array(g * active);
+        await along(theta, groupEps.subarray(0, g), groupOffsets.subarray(0, g), rows, groupOut);
+        for (let k = k0; k < k1; k++) {
+          const j = 2 * (k - k0);
+          lossPlus.set(groupOut.subarray(j * active, (j + 1) * active));
+          lossMinus.set(groupOut.subarray((j + 1) * active, (j + 2) * active));
+          scalars[k] = scalarOf(rows, counts, lossPlus, lossMinus, sumSq, eps, step, k) / b;
+        }
+        k0 = k1;
+      }
+    }
+    for (let k = 0; k < (table && along ? 0 : kMax); k++) {
       while (counts[order[active - 1]!]! <= k) active--;
       const rows = order.subarray(0, active);
-      // Same stream as spsaDirection(stepSeed, k): the replay regenerates z_k from this seed.
-      nextDirection(new Rng(deriveSeed(stepSeed, k)), kind, eps, theta, sc, k > 0 ? scalars[k - 1]! : 0);
-      // Sequential on purpose: an oracle may reuse its input and output buffers between calls.
-      await oracle.losses(plus, rows, lossPlus.subarray(0, active));
-      await oracle.losses(minus, rows, lossMinus.subarray(0, active));
-      let s = 0;
-      for (let r = 0; r < active; r++) {
-        const i = rows[r]!;
-        const lp = lossPlus[r]!;
-        const lm = lossMinus[r]!;
-        if (!Number.isFinite(lp)) throw nonFiniteLoss(step, `batch row ${i} at θ+εz_${k}`, lp);
-        if (!Number.isFinite(lm)) throw nonFiniteLoss(step, `batch row ${i} at θ−εz_${k}`, lm);
-        const delta = (lp - lm) / (2 * eps);
-        s += delta / counts[i]!;
-        sumSq[i] = sumSq[i]! + delta * delta;
+      const lp = lossPlus.subarray(0, active);
+      const lm = lossMinus.subarray(0, active);
+      if (table) {
+        const o = offsets[k]!;
+        perturb(theta, table.subarray(o, o + d), eps, plus, minus, 0, d);
+      } else {
+        // Same stream as spsaDirection(stepSeed, k): the replay regenerates z_k from this seed.
+        nextDirection(new Rng(deriveSeed(stepSeed, k)), kind, eps, theta, sc, k > 0 ? scalars[k - 1]! : 0);
       }
+      // Sequential on purpose: an oracle may reuse its input and output buffers between calls.
+      await oracle.losses(plus, rows, lp);
+      await oracle.losses(minus, rows, lm);
       // Accumulated with the stored float32 scalar, exactly as the replay will (in the next pass, or below).
-      scalars[k] = s / b;
+      scalars[k] = scalarOf(rows, counts, lossPlus, lossMinus, sumSq, eps, step, k) / b;
     }
-    addScaled(acc, z, scalars[kMax - 1]!);
+    let grad: Float32Array;
+    if (table) {
+      grad = combineTableWindows(table, offsets, scalars, d);
+    } else {
+      addScaled(acc, z, scalars[kMax - 1]!);
+      grad = Float32Array.from(acc);
+    }
 
     // §3.4(a): v̂_i = d · mean_k δ_ik².
     const varianceEstimates = Float64Array.from(sumSq, (q, i) => (d * q) / counts[i]!);
     let total = 0;
     for (const n of counts) total += n;
-    return { grad: Float32Array.from(acc), rows: 2 * total, varianceEstimates, scalars };
+    return { grad, rows: 2 * total, varianceEstimates, scalars };
   } finally {
     sc.busy = false;
   }
@@ -172,6 +249,13 @@ export function replaySpsaUpdate(
   directions: DirectionKind = 'gaussian',
 ): Float32Array {
   checkDirectionKind(directions);
+  if (directions === 'table') {
+    const table = noiseTable(noiseTableSize(d));
+    const offsets = Array.from(scalars, (_, k) =>
+      tableOffset(new Rng(deriveSeed(stepSeed, k)), d, table.length),
+    );
+    return combineTableWindows(table, offsets, scalars, d);
+  }
   const z = new Float32Array(d);
   const acc = new Float64Array(d);
   for (let k = 0; k < scalars.length; k++) {

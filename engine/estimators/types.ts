@@ -12,8 +12,8 @@ export interface EstimateResult {
   scalars: Float32Array;
 }
 
-/** Distribution of SPSA/ES directions z. */
-export type DirectionKind = 'gaussian' | 'rademacher';
+/** Distribution of SPSA/ES directions z ('table': windows of a shared noise table, see directions.ts). */
+export type DirectionKind = 'gaussian' | 'rademacher' | 'table';
 
 export interface SpsaOptions {
   /** ε of the central difference θ ± εz. */

@@ -34,7 +34,7 @@ function checkSessionHas(session: ort.InferenceSession, inputs: string[], output
 }
 
 /** Rows gathered from the batch into reusable buffers; contiguous ranges are passed as views, not copied. */
-class RowGather {
+export class RowGather {
   #x: Float32Array = new Float32Array(0);
   #y: BigInt64Array = new BigInt64Array(0);
 

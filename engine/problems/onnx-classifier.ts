@@ -8,7 +8,8 @@ import { ConfigError, ModelError } from '../errors.ts';
 import type { LayerLrOracle, LrLayerSpec } from '../estimators/lr-layers.ts';
 import { Contraction } from '../models/contraction.ts';
 import type { LrModelGraph, ModelGraph } from '../models/types.ts';
-import { OnnxLossOracle, predict } from '../onnx/oracle-onnx.ts';
+import { predict } from '../onnx/oracle-onnx.ts';
+import { OnnxTableLossOracle } from '../onnx/table-oracle.ts';
 import {
   createSession,
   ParamFeeds,
@@ -49,7 +50,8 @@ export interface OnnxClassifierProblem extends TrainingProblem {
   /** Every provider tried for the model session, with why the ones before `provider` failed. */
   readonly tried: readonly ProviderAttempt[];
   readonly model: ModelGraph;
-  readonly oracle: OnnxLossOracle;
+  /** Also offers the native 'table'-direction fast path (lossesAlongDirection). */
+  readonly oracle: OnnxTableLossOracle;
   readonly lrLayers?: OnnxLayerLrOracle;
   /** Frees the ORT sessions; the problem is unusable afterwards. */
   release(): Promise<void>;
@@ -96,7 +98,12 @@ export async function createOnnxClassifierProblem(
 
   const created = await createSession(model.bytes, { ...sessionOptions, label: model.name });
   const { session, provider, tried } = created;
-  const oracle = new OnnxLossOracle(session, model, params, { maxRowsPerRun: maxRows });
+  const oracle = new OnnxTableLossOracle(session, model, params, {
+    maxRowsPerRun: maxRows,
+    modelBytes: model.bytes,
+    // The table variant is the same model with θ + ε·window in front: run it where the model runs.
+    session: { ...sessionOptions, providers: [provider], label: model.name },
+  });
   let lrLayers: OnnxLayerLrOracle | undefined;
   if (lrModel) {
     try {
@@ -183,6 +190,7 @@ export async function createOnnxClassifierProblem(
       return { loss: result.meanLoss!, accuracy: result.accuracy! };
     },
     async release() {
+      await oracle.release();
       await session.release();
       await lrLayers?.release();
     },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ConfigError, DivergenceError } from '../../../engine/errors.ts';
+import { noiseTable, noiseTableSize, tableOffset } from '../../../engine/estimators/directions.ts';
 import { estimateSpsa, replaySpsaUpdate, spsaDirection } from '../../../engine/estimators/spsa.ts';
 import type { QuadraticOracle } from '../../../engine/oracles/quadratic.ts';
 import { deriveSeed, Rng } from '../../../engine/rng.ts';
@@ -228,5 +229,100 @@ describe('SPSA with per-sample averaging (§3.7)', () => {
     expect(err).toBeInstanceOf(DivergenceError);
     expect((err as DivergenceError).step).toBe(17);
     expect((err as Error).message).toMatch(/step 17: .*non-finite loss \(NaN\) for batch row 1 at θ\+εz_0/);
+  });
+});
+
+/** An oracle with the grouped 'table' fast path, formed in JS: what an ONNX graph variant computes natively. */
+class TableFastOracle {
+  readonly calls: number[] = [];
+  constructor(readonly inner: QuadraticOracle) {}
+  get batchSize(): number {
+    return this.inner.batchSize;
+  }
+  losses(theta: Float32Array, rows: Int32Array, out: Float32Array): Promise<void> {
+    return this.inner.losses(theta, rows, out);
+  }
+  async lossesAlongDirections(
+    theta: Float32Array,
+    eps: Float32Array,
+    offsets: ArrayLike<number>,
+    rows: Int32Array,
+    out: Float32Array,
+  ): Promise<void> {
+    const d = theta.length;
+    const table = noiseTable(noiseTableSize(d));
+    const w = new Float32Array(d);
+    this.calls.push(eps.length);
+    for (let g = 0; g < eps.length; g++) {
+      const o = offsets[g]!;
+      for (let j = 0; j < d; j++) w[j] = theta[j]! + eps[g]! * table[o + j]!;
+      await this.inner.losses(w, rows, out.subarray(g * rows.length, (g + 1) * rows.length));
+    }
+  }
+}
+
+describe("SPSA with 'table' directions (shared noise table)", () => {
+  it('T2: is unbiased on ½θᵀAθ, d = 50, over 10^5 directions', async () => {
+    const d = 50;
+    const rng = new Rng(2);
+    const oracle = quadratic(randomSpd(rng, d), [Array.from({ length: d }, () => 0)]);
+    const theta = gaussianVector(rng, d);
+    const truth = batchGradient(oracle, theta);
+    const est = await estimateSpsa(oracle, theta, Int32Array.from([100_000]), 7, {
+      eps: 1e-3,
+      directions: 'table',
+    });
+    expect(distance(est.grad, truth) / norm(truth)).toBeLessThan(0.05);
+    expect(est.rows).toBe(200_000);
+  });
+
+  it('draws z_k = table[o_k : o_k + d] with o_k from deriveSeed(stepSeed, k), replayable bit for bit', async () => {
+    const d = 300;
+    const rng = new Rng(5);
+    const centers = Array.from({ length: 3 }, () => Array.from(gaussianVector(rng, d)));
+    const oracle = quadratic(identity(d), centers);
+    const theta = gaussianVector(rng, d);
+    const table = noiseTable(noiseTableSize(d));
+    expect(table.length).toBe(1 << 22);
+    expect(noiseTableSize(2_000_000)).toBe(1 << 23);
+    const z = new Float32Array(d);
+    spsaDirection(1234, 3, z, 'table');
+    const o = tableOffset(new Rng(deriveSeed(1234, 3)), d, table.length);
+    expect(z).toEqual(table.subarray(o, o + d));
+
+    const counts = Int32Array.from([2, 7, 3]);
+    const est = await estimateSpsa(oracle, theta, counts, 1234, { eps: 1e-3, directions: 'table' });
+    const replay = replaySpsaUpdate(est.scalars, 1234, d, 'table');
+    expect(new Uint32Array(replay.buffer)).toEqual(new Uint32Array(est.grad.buffer));
+    const again = await estimateSpsa(oracle, theta, counts, 1234, { eps: 1e-3, directions: 'table' });
+    expect(new Uint32Array(again.grad.buffer)).toEqual(new Uint32Array(est.grad.buffer));
+    expect(again.scalars).toEqual(est.scalars);
+  });
+
+  it('gives the same estimate through an oracle fast path, grouping directions with the same rows', async () => {
+    const d = 40;
+    const rng = new Rng(9);
+    const centers = Array.from({ length: 4 }, () => Array.from(gaussianVector(rng, d)));
+    const inner = quadratic(randomSpd(rng, d), centers);
+    const fast = new TableFastOracle(inner);
+    const theta = gaussianVector(rng, d);
+    const counts = Int32Array.from([3, 1, 20, 3]);
+    const slow = await estimateSpsa(inner, theta, counts, 77, { eps: 1e-3, directions: 'table' });
+    const est = await estimateSpsa(fast, theta, counts, 77, { eps: 1e-3, directions: 'table' });
+    // Directions 0 (4 rows), 1-2 (3 rows), 3-18 and 19 (1 row, at most 16 directions per call).
+    expect(fast.calls).toEqual([2, 4, 32, 2]);
+    expect(est.rows).toBe(slow.rows);
+    // Same points up to the rounding of θ ± εz (float32 there, float64 in the JS fallback).
+    expect(distance(est.grad, slow.grad) / norm(slow.grad)).toBeLessThan(1e-3);
+    // And ĝ is still Σ s_k z_k of its own scalars.
+    const replay = replaySpsaUpdate(est.scalars, 77, d, 'table');
+    expect(new Uint32Array(replay.buffer)).toEqual(new Uint32Array(est.grad.buffer));
+  });
+
+  it("accepts 'table' in checks and the training config", async () => {
+    const oracle = quadratic(identity(2), [[0, 0]]);
+    await expect(
+      estimateSpsa(oracle, new Float32Array(2), Int32Array.from([1]), 1, { eps: 1e-3, directions: 'table' }),
+    ).resolves.toBeDefined();
   });
 });

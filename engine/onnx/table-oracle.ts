@@ -1,0 +1,128 @@
+// OnnxLossOracle plus the native fast path for 'table' directions (LossOracle.lossesAlongDirection): a second
+// session over the model's table variant (buildTableGraph) perturbs θ inside the graph, so an SPSA direction
+// costs JS one offset instead of d Gaussians and two d-long passes. The session is created on first use, so
+// problems that never use 'table' directions pay nothing (the variant carries the 16+ MiB table).
+import * as ort from 'onnxruntime-node';
+
+import { noiseTable, noiseTableSize } from '../estimators/directions.ts';
+import { OnnxLossOracle, RowGather, type ClassifierIo, type OracleOptions } from './oracle-onnx.ts';
+import { createSession, runInto, type CreateSessionOptions, type ParamLayout } from './session.ts';
+import { buildTableGraph, TABLE_GRAPH_NAMES } from './table-graph.ts';
+
+export interface TableOracleOptions extends OracleOptions {
+  /** The model bytes the table variant is built from (the graph `session` runs). */
+  modelBytes: Uint8Array;
+  /** Options of the table session (providers: where the model session runs). */
+  session: Omit<CreateSessionOptions, 'trainable'>;
+}
+
+export class OnnxTableLossOracle extends OnnxLossOracle {
+  readonly #layout: ParamLayout;
+  readonly #options: TableOracleOptions;
+  readonly #gather: RowGather;
+  readonly #maxRows: number;
+  #tableSession: Promise<ort.InferenceSession> | undefined;
+  #x: Float32Array = new Float32Array(0);
+  #y: BigInt64Array = new BigInt64Array(0);
+  #rows = 0;
+  #offsets = new BigInt64Array(0);
+  #chunkOut = new Float32Array(0);
+
+  constructor(
+    session: ort.InferenceSession,
+    io: ClassifierIo,
+    layout: ParamLayout,
+    options: TableOracleOptions,
+  ) {
+    super(session, io, layout, options);
+    this.#layout = layout;
+    this.#options = options;
+    this.#gather = new RowGather(io.inDim);
+    this.#maxRows = options.maxRowsPerRun ?? 4096;
+  }
+
+  override setBatch(x: Float32Array, y: BigInt64Array): void {
+    super.setBatch(x, y);
+    this.#x = x;
+    this.#y = y;
+    this.#rows = y.length;
+  }
+
+  /** The table-variant session (created on the first call). */
+  tableSession(): Promise<ort.InferenceSession> {
+    this.#tableSession ??= (async () => {
+      const d = this.#layout.size;
+      const bytes = buildTableGraph(
+        this.#options.modelBytes,
+        this.#layout,
+        noiseTable(noiseTableSize(d)),
+        this.io.lossName,
+      );
+      const label = `${this.#options.session.label ?? 'model'} (table directions)`;
+      // The variant has no trainable inputs (θ is one flat input): nothing to validate against the layout.
+      const { trainable: _, ...sessionOptions } = this.#options.session as CreateSessionOptions;
+      return (await createSession(bytes, { ...sessionOptions, label })).session;
+    })();
+    return this.#tableSession;
+  }
+
+  async lossesAlongDirections(
+    theta: Float32Array,
+    eps: Float32Array,
+    offsets: ArrayLike<number>,
+    rows: Int32Array,
+    out: Float32Array,
+  ): Promise<void> {
+    const d = this.#layout.size;
+    const g = eps.length;
+    const total = rows.length;
+    if (theta.length !== d) throw new RangeError(`theta has ${theta.length} values, the layout has ${d}`);
+    if (offsets.length !== g) throw new RangeError(`${offsets.length} offsets for ${g} eps values`);
+    if (out.length < g * total) throw new RangeError(`out has ${out.length} slots for ${g}×${total} losses`);
+    const t = noiseTableSize(d);
+    if (this.#offsets.length !== g) this.#offsets = new BigInt64Array(g);
+    for (let k = 0; k < g; k++) {
+      const o = offsets[k]!;
+      if (!(Number.isInteger(o) && o >= 0 && o + d <= t)) {
+        throw new RangeError(`table offset ${o} does not leave ${d} values in a table of ${t}`);
+      }
+      this.#offsets[k] = BigInt(o);
+    }
+    if (g === 0 || total === 0) return;
+    const session = await this.tableSession();
+    const { inputName, labelName, inDim } = this.io;
+    const names = TABLE_GRAPH_NAMES;
+    const fixed = {
+      [names.theta]: new ort.Tensor('float32', theta, [d]),
+      [names.eps]: new ort.Tensor('float32', eps, [g]),
+      [names.offset]: new ort.Tensor('int64', this.#offsets, [g]),
+    };
+    for (let start = 0; start < total; start += this.#maxRows) {
+      const chunk = rows.subarray(start, Math.min(total, start + this.#maxRows));
+      const n = chunk.length;
+      const { x, y } = this.#gather.gather(this.#x, this.#y, this.#rows, chunk);
+      // One chunk writes straight into out ([G, R] row-major); several go through a [G, n] buffer.
+      const direct = n === total;
+      if (!direct && this.#chunkOut.length < g * n) this.#chunkOut = new Float32Array(g * n);
+      const target = direct ? out.subarray(0, g * n) : this.#chunkOut.subarray(0, g * n);
+      await runInto(
+        session,
+        {
+          ...fixed,
+          [inputName]: new ort.Tensor('float32', x, [n, inDim]),
+          [labelName]: new ort.Tensor('int64', y, [n]),
+        },
+        { [names.losses]: new ort.Tensor('float32', target, [g, n]) },
+      );
+      if (!direct) {
+        for (let k = 0; k < g; k++) out.set(target.subarray(k * n, (k + 1) * n), k * total + start);
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    const pending = this.#tableSession;
+    this.#tableSession = undefined;
+    if (pending) await (await pending).release();
+  }
+}
