@@ -8,7 +8,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/renderer/**'],
+          exclude: ['test/renderer/**', 'test/e2e/**'],
           environment: 'node',
           setupFiles: ['test/setup.ts'],
           testTimeout: 120_000,
@@ -23,6 +23,20 @@ export default defineConfig({
           name: 'renderer',
           include: ['test/renderer/**/*.test.ts'],
           environment: 'jsdom',
+        },
+      },
+      {
+        // End-to-end tests (a real browser against `flops serve`; the Electron app where a binary exists). They run
+        // after every other project (groupOrder), alone, so CPU contention does not skew the long-task measurement.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          setupFiles: ['test/setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          pool: 'forks',
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -1,0 +1,91 @@
+// The New-run page's live cost preview, pure. It mirrors the engine's accounting (engine/train.ts): every step
+// draws B samples, spends one clean forward row per sample, then the budget N = B·n̄ queries. An SPSA or ES query
+// is an antithetic pair (θ ± εz: two forward rows); an LR query is one noisy forward row. Epochs use full batches
+// only, so an epoch is ⌊train size / B⌋ steps. Evaluation passes are not included.
+
+export type EstimatorKind = 'spsa' | 'lr' | 'es';
+
+export interface CostInput {
+  estimator: EstimatorKind;
+  /** n̄, queries per sample per step. */
+  budgetPerSample: number;
+  /** B, samples per step. */
+  batchSize: number;
+  epochs: number;
+  maxSteps?: number | null | undefined;
+  /** Training examples (after any k-shot subset); unknown until a dataset is chosen. */
+  trainSize?: number | null | undefined;
+  /** Measured forward rows per second on this machine, if known. */
+  rowsPerSecond?: number | null | undefined;
+}
+
+export interface CostPreview {
+  queriesPerStep: number;
+  /** Forward rows the estimator spends per step (2 per SPSA/ES query). */
+  estimatorRowsPerStep: number;
+  forwardRowsPerStep: number;
+  stepsPerEpoch: number | null;
+  totalSteps: number | null;
+  queriesPerEpoch: number | null;
+  forwardRowsPerEpoch: number | null;
+  totalForwardRows: number | null;
+  /** Estimated training time in ms from the measured throughput, or null. */
+  estimatedMs: number | null;
+  /** Why some figures are missing or what limits them. */
+  notes: string[];
+}
+
+export function rowsPerQuery(estimator: EstimatorKind): number {
+  return estimator === 'lr' ? 1 : 2;
+}
+
+const positive = (n: number | null | undefined): n is number =>
+  typeof n === 'number' && Number.isFinite(n) && n > 0;
+
+export function costPreview(input: CostInput): CostPreview {
+  const notes: string[] = [];
+  const B = positive(input.batchSize) ? Math.floor(input.batchSize) : 0;
+  const nBar = positive(input.budgetPerSample) ? Math.floor(input.budgetPerSample) : 0;
+  const queriesPerStep = B * nBar;
+  const estimatorRowsPerStep = queriesPerStep * rowsPerQuery(input.estimator);
+  const forwardRowsPerStep = B + estimatorRowsPerStep;
+
+  let stepsPerEpoch: number | null = null;
+  if (!positive(input.trainSize)) notes.push('Choose a dataset to see per-epoch figures.');
+  else if (B === 0) notes.push('Batch size must be positive.');
+  else if (input.trainSize < B)
+    notes.push(`Batch size ${B} exceeds the ${input.trainSize} training samples.`);
+  else stepsPerEpoch = Math.floor(input.trainSize / B);
+
+  let totalSteps: number | null = null;
+  if (stepsPerEpoch !== null) {
+    const epochs = positive(input.epochs) ? Math.floor(input.epochs) : 1;
+    totalSteps = stepsPerEpoch * epochs;
+    if (positive(input.maxSteps) && input.maxSteps < totalSteps) {
+      totalSteps = Math.floor(input.maxSteps);
+      notes.push(`Stopped by max steps (${totalSteps.toLocaleString('en-US')}).`);
+    }
+  } else if (positive(input.maxSteps)) {
+    totalSteps = Math.floor(input.maxSteps);
+  }
+
+  const totalForwardRows = totalSteps === null ? null : totalSteps * forwardRowsPerStep;
+  let estimatedMs: number | null = null;
+  if (totalForwardRows !== null && positive(input.rowsPerSecond)) {
+    estimatedMs = (totalForwardRows / input.rowsPerSecond) * 1000;
+  } else if (!positive(input.rowsPerSecond)) {
+    notes.push('No measured throughput yet: time is estimated after a first run.');
+  }
+  return {
+    queriesPerStep,
+    estimatorRowsPerStep,
+    forwardRowsPerStep,
+    stepsPerEpoch,
+    totalSteps,
+    queriesPerEpoch: stepsPerEpoch === null ? null : stepsPerEpoch * queriesPerStep,
+    forwardRowsPerEpoch: stepsPerEpoch === null ? null : stepsPerEpoch * forwardRowsPerStep,
+    totalForwardRows,
+    estimatedMs,
+    notes,
+  };
+}
