@@ -27,7 +27,7 @@ export interface StepEvent {
   lr: number;
   gradNorm: number; // before clipping
   varianceEstimate: number; // (1/B²) Σ v̂_i / n_i, the estimated trace of Cov(ĝ) at this allocation
-  wallMs: number; // since the start of this (possibly resumed) session
+  wallMs: number; // training time of the run so far, across pauses and resumes (not counting the stopped time)
   seed: number; // the step's estimator seed: replays the perturbations
   sampleIds: Int32Array;
   counts: Int32Array; // per-sample query allocation
@@ -50,6 +50,7 @@ export interface Checkpoint {
   batchInEpoch: number; // batches of `epoch` already consumed
   queries: number;
   forwardRows: number;
+  wallMs: number; // training time so far, so a resumed run's clock continues instead of restarting
   theta: Float32Array;
   optimizer: unknown;
   allocator: unknown;
@@ -98,7 +99,8 @@ export async function train(
   const totalSteps = Math.min(config.maxSteps ?? Infinity, perEpoch * config.epochs);
   const granularity = config.estimator === 'lr' ? 2 : 1;
   const cleanLosses = new Float64Array(B);
-  const start = performance.now();
+  // The clock continues from the checkpoint: wall time is the run's training time, not this session's.
+  const start = performance.now() - (resumeFrom?.wallMs ?? 0);
 
   let step = resumeFrom?.step ?? 0;
   let epoch = resumeFrom?.epoch ?? 0;
@@ -112,6 +114,7 @@ export async function train(
     batchInEpoch,
     queries,
     forwardRows,
+    wallMs: performance.now() - start,
     theta: Float32Array.from(theta),
     optimizer: optimizer.getState(),
     allocator: allocator.getState(),

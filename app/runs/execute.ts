@@ -65,7 +65,13 @@ export interface RunOutcome {
 }
 
 function toEngineCheckpoint(c: StoredCheckpoint): EngineCheckpoint {
-  const loop = c.loopState as { epoch: number; batchInEpoch: number; queries: number; forwardRows: number };
+  const loop = c.loopState as {
+    epoch: number;
+    batchInEpoch: number;
+    queries: number;
+    forwardRows: number;
+    wallMs: number;
+  };
   return {
     step: c.step,
     ...loop,
@@ -88,6 +94,7 @@ function writeCheckpoint(writer: RunWriter, c: EngineCheckpoint): void {
       batchInEpoch: c.batchInEpoch,
       queries: c.queries,
       forwardRows: c.forwardRows,
+      wallMs: c.wallMs,
     },
   });
 }

@@ -127,6 +127,8 @@ describe('train', () => {
       const rest = await run(cfg, { resumeFrom: saved });
       expect(rest.result.status).toBe('completed');
       expect(rest.steps[0]!.step).toBe(24);
+      // The run's clock continues from the checkpoint rather than restarting at zero.
+      expect(rest.steps[0]!.wallMs).toBeGreaterThan(saved.wallMs);
       expect(rest.steps.at(-1)!.queries).toBe(whole.steps.at(-1)!.queries);
       expect(Buffer.from(rest.result.theta.buffer).equals(Buffer.from(whole.result.theta.buffer))).toBe(true);
     }
