@@ -8,7 +8,8 @@
 import type { AppContext } from './context.ts';
 import type { RunStatus } from './db/runs.ts';
 import type { RunProgress } from './runs/execute.ts';
-import type { getDataset, importDataset, listDatasets } from './use-cases/datasets.ts';
+import type { datasetSamples, getDataset, importDataset, listDatasets } from './use-cases/datasets.ts';
+import type { exportModel } from './use-cases/export-model.ts';
 import type { importModel, listModels, modelModes } from './use-cases/models.ts';
 import type {
   cancelRun,
@@ -36,6 +37,8 @@ export interface UseCases {
   'dataset/import': typeof importDataset;
   'dataset/list': typeof listDatasets;
   'dataset/get': typeof getDataset;
+  /** A page of PNG thumbnails from the cache, optionally of one split and class. */
+  'dataset/samples': typeof datasetSamples;
   'model/import': typeof importModel;
   'model/list': typeof listModels;
   /** Trainable parameter counts per mode. */
@@ -61,6 +64,8 @@ export interface UseCases {
   'run/compare': typeof compareRuns;
   /** JSON document or metrics CSV, as text. */
   'run/export': typeof exportRun;
+  /** The trained model (latest checkpoint) as standalone ONNX or an HF folder. */
+  'run/export-model': typeof exportModel;
   'sweep/create': typeof createSweep;
   'system/info': typeof systemInfo;
   /** Registers the bundled demo model and dataset. */

@@ -534,6 +534,20 @@ export function buildProgram(): Command {
       }),
     );
   runs
+    .command('export-model <id>')
+    .description("the run's trained model (latest checkpoint) as standalone ONNX or a Hugging Face folder")
+    .addOption(
+      new Option('--format <format>', 'onnx file or HF folder').choices(['onnx', 'hf']).default('onnx'),
+    )
+    .requiredOption('--out <path>', 'the .onnx file (onnx) or the folder (hf) to write')
+    .action((id: string, o: { format: 'onnx' | 'hf'; out: string }) =>
+      withContext(g(), async (ctx) => {
+        const r = await call(ctx, 'run/export-model', { runId: runIdArg(id), format: o.format, path: o.out });
+        if (g().json) return out(json(r));
+        out(`wrote ${r.path} (${r.format}, ${int(r.bytes)} bytes, step ${r.step}, sha256 ${r.sha256})`);
+      }),
+    );
+  runs
     .command('resume <id>')
     .description('continue a paused or interrupted run from its last checkpoint')
     .action((id: string) =>

@@ -7,7 +7,14 @@ import { BatchLoader } from '../../engine/data/loader.ts';
 import { kShotPerClass } from '../../engine/data/splits.ts';
 import { ConfigError } from '../../engine/errors.ts';
 import { vitEngineGraphs } from '../../engine/models/vit/engine-graphs.ts';
-import { loadViT, prepareViT, type TrainMode } from '../../engine/models/vit/index.ts';
+import {
+  loadViT,
+  prepareViT,
+  type PreparedViT,
+  type TrainMode,
+  type ViTConfig,
+  type ViTWeights,
+} from '../../engine/models/vit/index.ts';
 import { OnnxFeatureOracle } from '../../engine/onnx/oracle-onnx.ts';
 import { createSession, type ProviderName } from '../../engine/onnx/session.ts';
 import { defaultProviders } from '../providers.ts';
@@ -64,6 +71,24 @@ async function readSplit(
   return { x: batch.pixels, y: batch.labels };
 }
 
+/**
+ * The ViT a run trains: a new head for the dataset's classes, the mode's trainable tensors, seeded by the run's seed.
+ * Shared by buildProblem and the model export, so a checkpoint's θ always lands on the same tensors.
+ */
+export function prepareRunViT(
+  config: ViTConfig,
+  weights: ViTWeights,
+  opts: { mode: TrainMode; seed: number; classes: readonly string[] },
+): PreparedViT {
+  return prepareViT(config, weights, {
+    mode: opts.mode,
+    numClasses: opts.classes.length,
+    labels: [...opts.classes],
+    newHead: true,
+    seed: opts.seed,
+  });
+}
+
 export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
   const cache = await DatasetCache.open(req.datasetCachePath);
   try {
@@ -100,13 +125,7 @@ export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
       await readSplit(cache, evalIdx, norm),
     ];
 
-    const prepared = prepareViT(config, weights, {
-      mode: req.mode,
-      numClasses: rec.classes.length,
-      labels: rec.classes,
-      newHead: true,
-      seed: req.seed,
-    });
+    const prepared = prepareRunViT(config, weights, { mode: req.mode, seed: req.seed, classes: rec.classes });
     const graphs = vitEngineGraphs(prepared);
     const sessionOptions = { providers: req.providers ?? defaultProviders(), intraOpNumThreads: req.threads };
     const trainableParams = prepared.trainable.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);

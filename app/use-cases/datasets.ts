@@ -5,10 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
+import { PNG } from 'pngjs';
 import { z } from 'zod';
 
 import { FlopsError } from '../../engine/errors.ts';
 import type { AppContext } from '../context.ts';
+import { DatasetCache, SPLIT_CODES, SPLIT_NAMES } from '../datasets/cache.ts';
 import type { IdxPair } from '../datasets/import.ts';
 import {
   DEMO_PREPROCESS,
@@ -16,7 +18,7 @@ import {
   preprocessFromHf,
   type PreprocessConfig,
 } from '../datasets/preprocess.ts';
-import type { ImportReport } from '../datasets/types.ts';
+import type { ImportReport, SplitName } from '../datasets/types.ts';
 import { getDatasetVersion, listDatasetVersions, type DatasetVersion } from '../db/datasets.ts';
 import { getModel } from '../db/models.ts';
 import { NotFoundError, parseArgs } from './validate.ts';
@@ -184,4 +186,77 @@ export function resolveDatasetVersion(ctx: AppContext, ref: string): DatasetVers
 export async function getDataset(ctx: AppContext, args: z.input<typeof getArgs>): Promise<DatasetVersion> {
   const a = parseArgs('dataset/get', getArgs, args);
   return resolveDatasetVersion(ctx, a.id);
+}
+
+const samplesArgs = z.object({
+  /** A version id, unique prefix or dataset name, as for dataset/get. */
+  id: z.string().min(1),
+  split: z.enum(['train', 'val', 'test']).optional(),
+  offset: z.number().int().nonnegative().default(0),
+  limit: z.number().int().positive().max(200).default(48),
+  classIndex: z.number().int().nonnegative().optional(),
+});
+export type DatasetSamplesArgs = z.input<typeof samplesArgs>;
+
+export interface DatasetSample {
+  /** The sample's index in the version (cache order). */
+  index: number;
+  label: number;
+  className: string;
+  split: SplitName;
+  /** The cached pixels as a PNG data URL (grey or RGB, the cache's size). */
+  png: string;
+}
+
+export interface DatasetSamples {
+  /** Samples matching split and classIndex, before paging. */
+  total: number;
+  offset: number;
+  samples: DatasetSample[];
+}
+
+/** A page of thumbnails from the uint8 cache, optionally of one split and one class. */
+export async function datasetSamples(ctx: AppContext, args: DatasetSamplesArgs): Promise<DatasetSamples> {
+  const a = parseArgs('dataset/samples', samplesArgs, args);
+  const version = resolveDatasetVersion(ctx, a.id);
+  if (!version.cachePath)
+    throw new FlopsError('DATASET_MISSING', `dataset version ${version.id} has no cache`);
+  const cache = await DatasetCache.open(version.cachePath);
+  try {
+    const matching: number[] = [];
+    const code = a.split === undefined ? undefined : SPLIT_CODES[a.split];
+    for (let i = 0; i < cache.count; i++) {
+      if (code !== undefined && cache.splitCodes[i] !== code) continue;
+      if (a.classIndex !== undefined && cache.labels[i] !== a.classIndex) continue;
+      matching.push(i);
+    }
+    const page = Int32Array.from(matching.slice(a.offset, a.offset + a.limit));
+    const { height, width, channels } = cache;
+    const n = height * width * channels;
+    const pixels = new Uint8Array(page.length * n);
+    await cache.read(page, pixels);
+    const samples = Array.from(page, (index, b) => {
+      const label = cache.labels[index]!;
+      return {
+        index,
+        label,
+        className: cache.record.classes[label] ?? String(label),
+        split: SPLIT_NAMES[cache.splitCodes[index]!] ?? 'train',
+        png: pngDataUrl(pixels.subarray(b * n, (b + 1) * n), width, height, channels),
+      };
+    });
+    return { total: matching.length, offset: a.offset, samples };
+  } finally {
+    await cache.close();
+  }
+}
+
+/** HWC uint8 (1 or 3 channels) as an 8-bit greyscale or RGB PNG data URL. */
+export function pngDataUrl(hwc: Uint8Array, width: number, height: number, channels: number): string {
+  const colorType = channels === 1 ? 0 : channels === 3 ? 2 : 6;
+  const png = PNG.sync.write(
+    { width, height, data: Buffer.from(hwc.buffer, hwc.byteOffset, hwc.byteLength) } as PNG,
+    { colorType, inputColorType: colorType, inputHasAlpha: channels === 4, bitDepth: 8 },
+  );
+  return `data:image/png;base64,${png.toString('base64')}`;
 }

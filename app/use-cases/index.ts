@@ -4,7 +4,8 @@
 import type { BridgeErrorData, HandlerName, UseCases } from '../contract.ts';
 import type { AppContext } from '../context.ts';
 import { FlopsError } from '../../engine/errors.ts';
-import { getDataset, importDataset, listDatasets } from './datasets.ts';
+import { datasetSamples, getDataset, importDataset, listDatasets } from './datasets.ts';
+import { exportModel } from './export-model.ts';
 import { importModel, listModels, modelModes } from './models.ts';
 import {
   cancelRun,
@@ -32,6 +33,7 @@ export const useCases: UseCases = {
   'dataset/import': importDataset,
   'dataset/list': listDatasets,
   'dataset/get': getDataset,
+  'dataset/samples': datasetSamples,
   'model/import': importModel,
   'model/list': listModels,
   'model/modes': modelModes,
@@ -51,6 +53,7 @@ export const useCases: UseCases = {
   'run/allocations': runAllocations,
   'run/compare': compareRuns,
   'run/export': exportRun,
+  'run/export-model': exportModel,
   'sweep/create': createSweep,
   'system/info': systemInfo,
   'system/bundled': ensureBundled,

@@ -39,3 +39,6 @@ export function splitCounts(v: DatasetVersion): SplitCounts {
   const raw = (v.splitCounts ?? {}) as Partial<SplitCounts>;
   return { counts: raw.counts ?? {}, perClass: raw.perClass ?? {} };
 }
+export type DatasetSamplesPage = HandlerResult<'dataset/samples'>;
+export type DatasetSample = DatasetSamplesPage['samples'][number];
+export type ModelExport = HandlerResult<'run/export-model'>;

@@ -1,7 +1,7 @@
 // The `flops` binary end to end, as a user runs it: `node bin/flops.js ...` on a fresh data folder. Real SQLite
 // file, real ONNX Runtime, real worker threads; nothing of ours is mocked.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -144,6 +144,28 @@ describe('flops CLI', () => {
     expect(lines).toHaveLength(7);
     expect(doc.format).toBe('flops-workbench/run');
     expect(doc.metrics.rows).toHaveLength(6);
+  });
+
+  it('exports the trained model as ONNX and as an HF folder', async () => {
+    const file = join(dataDir, 'exports', 'first.onnx');
+    const onnx = await flopsJson<{ path: string; format: string; bytes: number; sha256: string }>(
+      'runs',
+      'export-model',
+      String(first.run.id),
+      '--format',
+      'onnx',
+      '--out',
+      file,
+    );
+    expect(onnx).toMatchObject({ path: file, format: 'onnx', bytes: statSync(file).size });
+    expect(onnx.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const dir = join(dataDir, 'exports', 'first-hf');
+    const hf = await flops('runs', 'export-model', String(first.run.id), '--format', 'hf', '--out', dir);
+    expect(hf.code).toBe(0);
+    expect(hf.stdout).toMatch(/^wrote .*first-hf \(hf, /);
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'preprocessor_config.json']);
+    const bad = await flops('runs', 'export-model', String(first.run.id), '--format', 'tflite', '--out', dir);
+    expect(bad.code).toBe(2);
   });
 
   it('names every bad field of an invalid config and exits 1', async () => {

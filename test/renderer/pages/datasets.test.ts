@@ -67,4 +67,42 @@ describe('Datasets page', () => {
     expect(rows.map((r) => r.querySelector('th')?.textContent)).toEqual(['cat', 'dog']);
     expect(rows.map((r) => r.querySelector('td.num')?.textContent)).toEqual(['7', '3']);
   });
+
+  it('shows a sample grid of the selected version with class names, a class filter and paging', async () => {
+    const classes = ['cat', 'dog'];
+    const all = Array.from({ length: 60 }, (_, index) => ({
+      index,
+      label: index % 2,
+      className: classes[index % 2]!,
+      split: 'train' as const,
+      png: 'data:image/png;base64,iVBORw0KGgo=',
+    }));
+    const b = testBridge({
+      'dataset/list': () => [dataset({ classes })],
+      'dataset/samples': (a) => {
+        const match = all.filter((s) => a.classIndex === undefined || s.label === a.classIndex);
+        const offset = a.offset ?? 0;
+        return { total: match.length, offset, samples: match.slice(offset, offset + (a.limit ?? 48)) };
+      },
+    });
+    page = await mountAt('#/datasets', b);
+    await settle(5);
+    flushSync();
+    expect(page.$$('ul.samples li')).toHaveLength(48);
+    expect(page.$('ul.samples li .name')?.textContent).toBe('cat');
+    expect(page.target.textContent).toContain('Page 1 of 2');
+    [...page.$$<HTMLButtonElement>('button')].find((x) => x.textContent?.trim() === 'Next')?.click();
+    await settle(5);
+    flushSync();
+    expect(page.$$('ul.samples li')).toHaveLength(12);
+    const select = page.$<HTMLSelectElement>('select[aria-label="Class filter"]')!;
+    select.value = '1';
+    select.dispatchEvent(new Event('change', { bubbles: true }));
+    await settle(5);
+    flushSync();
+    const names = page.$$('ul.samples li .name').map((n) => n.textContent);
+    expect(names).toHaveLength(30);
+    expect(new Set(names)).toEqual(new Set(['dog']));
+    expect(b.callsTo('dataset/samples').at(-1)).toMatchObject({ offset: 0, classIndex: 1 });
+  });
 });

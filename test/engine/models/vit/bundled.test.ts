@@ -17,7 +17,7 @@ import {
   preprocessPixels,
   prepareViT,
 } from '../../../../engine/models/vit/index.ts';
-import { benchVitInference } from '../../../../engine/models/vit/vit-bench.ts';
+import { benchVitInference, benchVitTraining } from '../../../../engine/models/vit/vit-bench.ts';
 import { maxAbsDiff, session } from './helpers.ts';
 
 const GOLDEN = new URL('../../../fixtures/vit/golden.json', import.meta.url);
@@ -168,4 +168,24 @@ describe('bundled ViT (vit-tiny-fmnist)', () => {
     expect(r.trainable_params).toBe(5 * 64 + 5);
     expect(r.prefix_reuse_speedup).toBeGreaterThan(1);
   });
+
+  it.each(['head', 'last-k', 'full'] as const)(
+    'benchVitTraining (%s) measures the train() loop against inference of the query graph',
+    async (mode) => {
+      const inference = await benchVitInference(mode, { batch: 16, runs: 2, threads: 1 });
+      const r = await benchVitTraining(mode, {
+        inference,
+        batch: 16,
+        warmupSteps: 1,
+        stepsPerRound: 1,
+        rounds: 1,
+        threads: 1,
+      });
+      console.log(`[vit bundled] ${mode} training: ${JSON.stringify(r)}`);
+      expect(r.training_rows_per_sec).toBeGreaterThan(0);
+      expect(r.ms_per_step).toBeGreaterThan(0);
+      const reference = inference.suffix_rows_per_sec ?? inference.inference_rows_per_sec;
+      expect(r.overhead_ratio).toBeCloseTo(r.training_rows_per_sec / reference, 9);
+    },
+  );
 });

@@ -36,6 +36,9 @@ const modes: [TrainMode, number][] = [
   [{ kind: 'last-k', k: 1 }, 150],
   [{ kind: 'vpt', prompts: 2 }, 80],
   [{ kind: 'bitfit' }, 60],
+  // Every tensor trainable (138 693 parameters), no frozen prefix: queries run the full graph. Measured: val accuracy
+  // 13.2 % → 61.6 % (+48 points) in ~14 s on 2 vCPUs, well clear of the +20-point margin asserted below.
+  [{ kind: 'full' }, 80],
 ];
 
 describe.skipIf(!hasData)('forward-only fine-tuning on held-out classes 5-9', async () => {
