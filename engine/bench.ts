@@ -19,7 +19,8 @@ import { BENCH_MODES, benchVitInference, benchVitTraining } from './models/vit/v
 import { createOnnxClassifierProblem, type LabelledRows } from './problems/onnx-classifier.ts';
 import { deriveSeed, Rng } from './rng.ts';
 import { benchRng } from './rng-bench.ts';
-import { train, type StepEvent } from './train.ts';
+import { train } from './train.ts';
+import { measureTrainingThroughput, median } from './train-throughput.ts';
 import { estimateStep, type TrainingProblem } from './train-helpers.ts';
 
 export interface BenchSection {
@@ -28,12 +29,7 @@ export interface BenchSection {
   run(): Promise<Record<string, number>>;
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
+export { median };
 
 // --- engine.mlp: plain inference vs the training loop -------------------------------------------------------
 
@@ -88,20 +84,13 @@ export async function benchMlpTraining(
       batchSize: batch,
       budgetPerSample: 10,
       epochs: 1000,
-      maxSteps: warmup + rounds * perRound,
       directions: options.directions ?? 'gaussian',
     });
-    const events: StepEvent[] = [];
-    await train(problem, config, { onEvent: (e) => void (e.type === 'step' && events.push(e)) });
-    const rates: number[] = [];
-    const msPerStep: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const from = events[warmup + r * perRound - 1]!;
-      const to = events[warmup + (r + 1) * perRound - 1]!;
-      const ms = to.wallMs - from.wallMs;
-      rates.push((to.forwardRows - from.forwardRows) / (ms / 1000));
-      msPerStep.push(ms / perRound);
-    }
+    const { rates, msPerStep } = await measureTrainingThroughput(problem, config, {
+      warmup,
+      rounds,
+      perRound,
+    });
     return {
       training_rows_per_sec: median(rates),
       training_rows_per_sec_best: Math.max(...rates),

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { resolveTrainConfig } from '../../config.ts';
 import { createHeadProblem } from '../../problems/head.ts';
 import { createOnnxClassifierProblem } from '../../problems/onnx-classifier.ts';
-import { train, type StepEvent } from '../../train.ts';
+import { measureTrainingThroughput, median } from '../../train-throughput.ts';
 import type { TrainingProblem } from '../../train-helpers.ts';
 import { preprocessPixels } from './config.ts';
 import { vitEngineGraphs } from './engine-graphs.ts';
@@ -223,19 +223,12 @@ export async function benchVitTraining(
       batchSize: batch,
       budgetPerSample: 10,
       epochs: 1000,
-      maxSteps: warmup + rounds * perRound,
     });
-    const events: StepEvent[] = [];
-    await train(problem, trainConfig, { onEvent: (e) => void (e.type === 'step' && events.push(e)) });
-    const rates: number[] = [];
-    const msPerStep: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const from = events[warmup + r * perRound - 1]!;
-      const to = events[warmup + (r + 1) * perRound - 1]!;
-      const ms = to.wallMs - from.wallMs;
-      rates.push((to.forwardRows - from.forwardRows) / (ms / 1000));
-      msPerStep.push(ms / perRound);
-    }
+    const { rates, msPerStep } = await measureTrainingThroughput(problem, trainConfig, {
+      warmup,
+      rounds,
+      perRound,
+    });
     const training = median(rates);
     const reference = viaSuffix ? inference.suffix_rows_per_sec : inference.inference_rows_per_sec;
     if (reference === undefined) throw new Error(`vit bench: no suffix inference rate for mode ${m.kind}`);
@@ -247,10 +240,4 @@ export async function benchVitTraining(
   } finally {
     await problem.release?.();
   }
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
