@@ -6,8 +6,14 @@ import * as ort from 'onnxruntime-node';
 
 import { noiseTable, noiseTableSize } from '../estimators/directions.ts';
 import { OnnxLossOracle, RowGather, type ClassifierIo, type OracleOptions } from './oracle-onnx.ts';
-import { createSession, runInto, type CreateSessionOptions, type ParamLayout } from './session.ts';
-import { buildTableGraph, TABLE_GRAPH_NAMES } from './table-graph.ts';
+import {
+  createSession,
+  ParamFeeds,
+  runInto,
+  type CreateSessionOptions,
+  type ParamLayout,
+} from './session.ts';
+import { buildTableGraph, buildTablePairGraph, TABLE_GRAPH_NAMES, TABLE_PAIR_NAMES } from './table-graph.ts';
 
 export interface TableOracleOptions extends OracleOptions {
   /** The model bytes the table variant is built from (the graph `session` runs). */
@@ -22,6 +28,9 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
   readonly #gather: RowGather;
   readonly #maxRows: number;
   #tableSession: Promise<ort.InferenceSession> | undefined;
+  #pairSession: Promise<ort.InferenceSession | undefined> | undefined;
+  #pairEps = new Float32Array(0);
+  readonly #paramFeeds: ParamFeeds;
   #x: Float32Array = new Float32Array(0);
   #y: BigInt64Array = new BigInt64Array(0);
   #rows = 0;
@@ -36,6 +45,7 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
   ) {
     super(session, io, layout, options);
     this.#layout = layout;
+    this.#paramFeeds = new ParamFeeds(layout);
     this.#options = options;
     this.#gather = new RowGather(io.inDim);
     this.#maxRows = options.maxRowsPerRun ?? 4096;
@@ -50,20 +60,44 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
 
   /** The table-variant session (created on the first call). */
   tableSession(): Promise<ort.InferenceSession> {
-    this.#tableSession ??= (async () => {
-      const d = this.#layout.size;
-      const bytes = buildTableGraph(
-        this.#options.modelBytes,
-        this.#layout,
-        noiseTable(noiseTableSize(d)),
-        this.io.lossName,
-      );
-      const label = `${this.#options.session.label ?? 'model'} (table directions)`;
-      // The variant has no trainable inputs (θ is one flat input): nothing to validate against the layout.
-      const { trainable: _, ...sessionOptions } = this.#options.session as CreateSessionOptions;
-      return (await createSession(bytes, { ...sessionOptions, label })).session;
-    })();
+    this.#tableSession ??= this.#create(
+      (bytes, table) => buildTableGraph(bytes, this.#layout, table, this.io.lossName),
+      'table directions',
+    ) as Promise<ort.InferenceSession>;
     return this.#tableSession;
+  }
+
+  /** The pair-variant session (buildTablePairGraph), or undefined where the graph has no pair variant. */
+  pairSession(): Promise<ort.InferenceSession | undefined> {
+    this.#pairSession ??= this.#create(
+      (bytes, table) => buildTablePairGraph(bytes, this.#layout, table, this.io.lossName),
+      'table direction pairs',
+    );
+    return this.#pairSession;
+  }
+
+  async #create(
+    build: (bytes: Uint8Array, table: Float32Array) => Uint8Array | undefined,
+    what: string,
+  ): Promise<ort.InferenceSession | undefined> {
+    const bytes = build(this.#options.modelBytes, noiseTable(noiseTableSize(this.#layout.size)));
+    if (bytes === undefined) return undefined;
+    const label = `${this.#options.session.label ?? 'model'} (${what})`;
+    // The variants are validated by the oracle's own checks, not against the layout's trainable inputs.
+    const { trainable: _, ...sessionOptions } = this.#options.session as CreateSessionOptions;
+    return (await createSession(bytes, { ...sessionOptions, label })).session;
+  }
+
+  /**
+   * Whether groups come as central-difference pairs (eps_{2k+1} = −eps_{2k}, same offset), as SPSA sends
+   * them; those run through the pair variant (one Scan iteration and shared work per pair).
+   */
+  static isPairs(eps: Float32Array, offsets: ArrayLike<number>): boolean {
+    if (eps.length % 2 !== 0) return false;
+    for (let j = 0; j < eps.length; j += 2) {
+      if (eps[j + 1] !== -eps[j]! || offsets[j + 1] !== offsets[j]) return false;
+    }
+    return true;
   }
 
   async lossesAlongDirections(
@@ -89,14 +123,36 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
       this.#offsets[k] = BigInt(o);
     }
     if (g === 0 || total === 0) return;
-    const session = await this.tableSession();
+    const pairs = OnnxTableLossOracle.isPairs(eps, offsets) ? await this.pairSession() : undefined;
+    const session = pairs ?? (await this.tableSession());
     const { inputName, labelName, inDim } = this.io;
-    const names = TABLE_GRAPH_NAMES;
-    const fixed = {
-      [names.theta]: new ort.Tensor('float32', theta, [d]),
-      [names.eps]: new ort.Tensor('float32', eps, [g]),
-      [names.offset]: new ort.Tensor('int64', this.#offsets, [g]),
-    };
+    let fixed: Record<string, ort.Tensor>;
+    let lossName: string;
+    let dims: (n: number) => number[];
+    if (pairs) {
+      // [K, 2, n] row-major is the [2K, n] layout of the groups (k, +), (k, −).
+      const k = g / 2;
+      if (this.#pairEps.length !== k) this.#pairEps = new Float32Array(k);
+      for (let j = 0; j < k; j++) this.#pairEps[j] = eps[2 * j]!;
+      const pairOffsets = new BigInt64Array(k);
+      for (let j = 0; j < k; j++) pairOffsets[j] = this.#offsets[2 * j]!;
+      fixed = {
+        ...this.#paramFeeds.feeds(theta),
+        [TABLE_PAIR_NAMES.eps]: new ort.Tensor('float32', this.#pairEps, [k]),
+        [TABLE_PAIR_NAMES.offset]: new ort.Tensor('int64', pairOffsets, [k]),
+      };
+      lossName = TABLE_PAIR_NAMES.losses;
+      dims = (n) => [k, 2, n];
+    } else {
+      const names = TABLE_GRAPH_NAMES;
+      fixed = {
+        [names.theta]: new ort.Tensor('float32', theta, [d]),
+        [names.eps]: new ort.Tensor('float32', eps, [g]),
+        [names.offset]: new ort.Tensor('int64', this.#offsets, [g]),
+      };
+      lossName = names.losses;
+      dims = (n) => [g, n];
+    }
     for (let start = 0; start < total; start += this.#maxRows) {
       const chunk = rows.subarray(start, Math.min(total, start + this.#maxRows));
       const n = chunk.length;
@@ -112,7 +168,7 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
           [inputName]: new ort.Tensor('float32', x, [n, inDim]),
           [labelName]: new ort.Tensor('int64', y, [n]),
         },
-        { [names.losses]: new ort.Tensor('float32', target, [g, n]) },
+        { [lossName]: new ort.Tensor('float32', target, dims(n)) },
       );
       if (!direct) {
         for (let k = 0; k < g; k++) out.set(target.subarray(k * n, (k + 1) * n), k * total + start);
@@ -121,8 +177,9 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
   }
 
   async release(): Promise<void> {
-    const pending = this.#tableSession;
+    const pending = [this.#tableSession, this.#pairSession];
     this.#tableSession = undefined;
-    if (pending) await (await pending).release();
+    this.#pairSession = undefined;
+    for (const p of pending) await (await p)?.release();
   }
 }

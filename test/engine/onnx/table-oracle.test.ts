@@ -6,10 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noiseTable, noiseTableSize } from '../../../engine/estimators/directions.ts';
 import { estimateSpsa, replaySpsaUpdate } from '../../../engine/estimators/spsa.ts';
 import { buildMlp, type MlpOptions } from '../../../engine/models/mlp.ts';
+import { resolveTrainConfig } from '../../../engine/config.ts';
+import { buildTablePairGraph } from '../../../engine/onnx/table-graph.ts';
+import { OnnxTableLossOracle } from '../../../engine/onnx/table-oracle.ts';
+import { train, type Checkpoint } from '../../../engine/train.ts';
 import {
   createOnnxClassifierProblem,
   type OnnxClassifierProblem,
 } from '../../../engine/problems/onnx-classifier.ts';
+import onnxProto from 'onnx-proto';
+
 import { randomData } from '../models/reference.ts';
 
 const OPTS: MlpOptions = { inDim: 6, hidden: [9, 5], numClasses: 3, seed: 4 };
@@ -18,6 +24,8 @@ const valSet = randomData(10, 6, 3, 2);
 
 let problem: OnnxClassifierProblem;
 let chunked: OnnxClassifierProblem;
+/** First layer frozen: the first trainable Gemm reads a θ-free activation, not the graph input. */
+let frozen: OnnxClassifierProblem;
 beforeAll(async () => {
   const common = {
     model: buildMlp(OPTS),
@@ -27,13 +35,16 @@ beforeAll(async () => {
   };
   problem = await createOnnxClassifierProblem(common);
   chunked = await createOnnxClassifierProblem({ ...common, maxRowsPerRun: 3 });
+  frozen = await createOnnxClassifierProblem({ ...common, model: buildMlp({ ...OPTS, frozenLayers: 1 }) });
   const ids = Int32Array.from({ length: 8 }, (_, i) => 3 * i + 1);
   await problem.loadBatch(ids);
   await chunked.loadBatch(ids);
+  await frozen.loadBatch(ids);
 });
 afterAll(async () => {
   await problem.release();
   await chunked.release();
+  await frozen.release();
 });
 
 /** Losses at θ + eps·window formed in JS, through the plain oracle. */
@@ -106,5 +117,75 @@ describe('OnnxTableLossOracle.lossesAlongDirections', () => {
     expect(new Uint32Array(again.grad.buffer)).toEqual(new Uint32Array(fast.grad.buffer));
     const replay = replaySpsaUpdate(fast.scalars, 31, theta.length, 'table');
     expect(new Uint32Array(replay.buffer)).toEqual(new Uint32Array(fast.grad.buffer));
+  });
+
+  it('runs central-difference pairs through the pair variant, matching losses() within 1e-5', async () => {
+    for (const p of [problem, chunked, frozen]) {
+      const d = p.params.size;
+      const t = noiseTableSize(d);
+      // Pairs (a, −a) at one offset each, as SPSA sends them: the pair session serves them.
+      const offsets = [7, 7, t - d, t - d, 999, 999];
+      const eps = Float32Array.from([1e-2, -1e-2, -0.3, 0.3, 0, -0]);
+      expect(OnnxTableLossOracle.isPairs(eps, offsets)).toBe(true);
+      for (const rows of [Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), Int32Array.from([5, 2, 2, 7, 0])]) {
+        const out = new Float32Array(eps.length * rows.length);
+        await p.oracle.lossesAlongDirections(p.params.data, eps, offsets, rows, out);
+        for (let g = 0; g < eps.length; g++) {
+          const expected = await jsLosses(p, eps[g]!, offsets[g]!, rows);
+          const got = out.subarray(g * rows.length, (g + 1) * rows.length);
+          for (let r = 0; r < rows.length; r++) expect(Math.abs(got[r]! - expected[r]!)).toBeLessThan(1e-5);
+        }
+      }
+      expect(await p.oracle.pairSession()).toBeDefined();
+    }
+  });
+
+  it('tells pairs from other groups', () => {
+    expect(OnnxTableLossOracle.isPairs(Float32Array.from([1, -1, 2, -2]), [3, 3, 4, 4])).toBe(true);
+    expect(OnnxTableLossOracle.isPairs(Float32Array.from([1, -1, 2]), [3, 3, 4])).toBe(false);
+    expect(OnnxTableLossOracle.isPairs(Float32Array.from([1, 1]), [3, 3])).toBe(false);
+    expect(OnnxTableLossOracle.isPairs(Float32Array.from([1, -1]), [3, 4])).toBe(false);
+  });
+
+  it('computes a θ-free-input Gemm once per run and once per direction for both signs', () => {
+    // MLP 6-9-5-3: three Gemms. The input layer is linear in θ with a θ-free input, so the pair variant runs
+    // Gemm(x, W0, b0) once outside the Scan and Gemm(x, Z0, z_b0) once per direction; the two later layers
+    // run once per sign. The flat variant would run all three twice per direction.
+    const model = buildMlp(OPTS);
+    const d = problem.params.size;
+    const bytes = buildTablePairGraph(model.bytes, problem.params, noiseTable(noiseTableSize(d)), 'loss')!;
+    const graph = onnxProto.onnx.ModelProto.decode(bytes).graph!;
+    const gemms = (nodes: onnxProto.onnx.INodeProto[]) => nodes.filter((n) => n.opType === 'Gemm').length;
+    const scan = graph.node!.find((n) => n.opType === 'Scan')!;
+    const body = scan.attribute!.find((a) => a.name === 'body')!.g!;
+    expect(gemms(graph.node!)).toBe(1);
+    expect(gemms(body.node!)).toBe(1 + 2 * 2);
+  });
+
+  it('trains through the pair variant deterministically and resumes bit-identically (FLOPS counts)', async () => {
+    const cfg = resolveTrainConfig({
+      estimator: 'spsa',
+      directions: 'table',
+      batchSize: 8,
+      budgetPerSample: 3,
+      epochs: 2, // 5 steps per epoch on the 40 training rows
+      seed: 3,
+      spsaEps: 1e-2,
+      allocator: { kind: 'flops', warmupSteps: 2 },
+    });
+    const whole = await train(problem, cfg);
+    const again = await train(problem, cfg);
+    expect(Buffer.from(again.theta.buffer).equals(Buffer.from(whole.theta.buffer))).toBe(true);
+    expect(Buffer.from(whole.theta.buffer).equals(Buffer.from(problem.params.data.buffer))).toBe(false);
+    const controller = new AbortController();
+    const first = await train(problem, cfg, {
+      signal: controller.signal,
+      onEvent: (e) => void (e.type === 'step' && e.step === 7 && controller.abort('pause')),
+    });
+    expect(first.status).toBe('paused');
+    const saved: Checkpoint = structuredClone(first.checkpoint);
+    const rest = await train(problem, cfg, { resumeFrom: saved });
+    expect(rest.status).toBe('completed');
+    expect(Buffer.from(rest.theta.buffer).equals(Buffer.from(whole.theta.buffer))).toBe(true);
   });
 });
