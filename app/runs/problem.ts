@@ -6,7 +6,7 @@ import type { SplitName } from '../datasets/types.ts';
 import { BatchLoader } from '../../engine/data/loader.ts';
 import { kShotPerClass } from '../../engine/data/splits.ts';
 import { ConfigError } from '../../engine/errors.ts';
-import { vitEngineGraphs } from '../../engine/models/vit/engine-graphs.ts';
+import { vitEngineGraphs, vitLrGraph } from '../../engine/models/vit/engine-graphs.ts';
 import {
   loadViT,
   prepareViT,
@@ -22,16 +22,22 @@ import { createHeadProblem } from '../../engine/problems/head.ts';
 import { createOnnxClassifierProblem } from '../../engine/problems/onnx-classifier.ts';
 import { deriveSeed } from '../../engine/rng.ts';
 import type { TrainingProblem } from '../../engine/train-helpers.ts';
+import { buildOnnxProblem } from './problem-onnx.ts';
+import type { RunMode } from './spec.ts';
 
 export interface ProblemRequest {
   modelDir: string;
   datasetCachePath: string;
-  mode: TrainMode;
+  /** A ViT mode, or what an imported ONNX classifier trains (problem-onnx.ts). */
+  mode: RunMode;
   seed: number;
   evalSplit: 'val' | 'test';
   kShot?: number;
   providers?: readonly ProviderName[];
   threads?: number;
+  /** The run's estimator: 'lr' outside head mode also builds the LR graph (noise at every trainable linear,
+   * LayerNorm, bias and prompt output), so LR trains the mode's tensors, not only the head. */
+  estimator?: 'spsa' | 'lr' | 'es';
 }
 
 export interface BuiltProblem {
@@ -90,6 +96,8 @@ export function prepareRunViT(
 }
 
 export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
+  // An imported .onnx classifier (model/import keeps its file path) has its own builder.
+  if (req.mode.kind === 'onnx' || /\.onnx$/i.test(req.modelDir)) return buildOnnxProblem(req);
   const cache = await DatasetCache.open(req.datasetCachePath);
   try {
     const { config, weights } = await loadViT(req.modelDir);
@@ -136,9 +144,13 @@ export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
       trainableParams,
     };
 
+    // Built before the prefix runs, so a mode LR cannot train fails at once (ConfigError naming the tensors).
+    const lrModel =
+      req.estimator === 'lr' && req.mode.kind !== 'head' ? vitLrGraph(prepared, graphs) : undefined;
     if (!graphs.prefix || !graphs.suffix) {
       const problem = await createOnnxClassifierProblem({
         model: graphs.full,
+        ...(lrModel && { lrModel }),
         train,
         val: evaluation,
         ...sessionOptions,
@@ -170,6 +182,7 @@ export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
     }
     const problem = await createOnnxClassifierProblem({
       model: graphs.suffix,
+      ...(lrModel && { lrModel }),
       train: trainFeatures,
       val: evalFeatures,
       ...sessionOptions,

@@ -23,11 +23,31 @@ export const trainModeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('full') }),
 ]) satisfies z.ZodType<TrainMode>;
 
+/**
+ * What an imported ONNX classifier trains: the named float initializers (any of them with SPSA/ES), by default the
+ * weight and bias of the linear layer that writes the logits (the head case, where LR also applies). A ViT run's
+ * {kind: 'head'} means that same default on an ONNX model.
+ */
+export const onnxModeSchema = z.object({
+  kind: z.literal('onnx'),
+  /** Initializer names, in θ order; default: the output layer's weight (and bias). */
+  trainable: z.array(z.string().min(1)).min(1).max(10_000).optional(),
+  /** The output holding the logits (default: the first output). */
+  logits: z.string().min(1).optional(),
+  /** The image input (default: the first input that is not an initializer). */
+  input: z.string().min(1).optional(),
+});
+export type OnnxMode = z.output<typeof onnxModeSchema>;
+
+/** A run's trainable mode: a ViT mode (HF folders) or an ONNX one (imported .onnx files). */
+export const runModeSchema = z.discriminatedUnion('kind', [...trainModeSchema.options, onnxModeSchema]);
+export type RunMode = TrainMode | OnnxMode;
+
 export const runSpecSchema = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   modelId: z.number().int().positive(),
   datasetVersionId: z.string().regex(/^[0-9a-f]{64}$/, 'must be a dataset version id (64 hex characters)'),
-  mode: trainModeSchema.prefault({ kind: 'head' }),
+  mode: runModeSchema.prefault({ kind: 'head' }),
   /** Split used for periodic and final evaluation. */
   evalSplit: z.enum(['val', 'test']).default('val'),
   /** Train on k examples per class only (few-shot, the paper's 16-shot protocol); all when absent. */

@@ -161,6 +161,9 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
         modelDir: model.path,
         datasetCachePath: dataset.cachePath!,
         mode: MODE_SPECS[mode],
+        // With LR among the estimators the problem carries the LR graph too (LoRA·LR trains A and B, not only the
+        // head); SPSA ignores it.
+        estimator: opts.estimators.includes('lr') ? 'lr' : 'spsa',
         seed,
         evalSplit,
       });

@@ -71,6 +71,22 @@ export const PRESETS = {
       },
     },
   },
+  'lora-lr': {
+    name: 'lora-lr',
+    description:
+      'LoRA rank 4 on q and v of every block plus the head, likelihood-ratio estimator (noise at the adapter and head outputs), FLOPS allocation',
+    spec: {
+      mode: { kind: 'lora', rank: 4, alpha: 8, targets: ['q', 'v'] },
+      train: {
+        estimator: 'lr',
+        allocator: flops,
+        budgetPerSample: 10,
+        batchSize: 32,
+        optimizer: { kind: 'adam', lr: 3e-3 },
+        lrSigma: 0.1,
+      },
+    },
+  },
   'vpt-spsa': {
     name: 'vpt-spsa',
     description: '4 learned prompt tokens plus the head, SPSA, FLOPS allocation',

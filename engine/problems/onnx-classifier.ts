@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { ConfigError, ModelError } from '../errors.ts';
 import type { LayerLrOracle, LrLayerSpec } from '../estimators/lr-layers.ts';
 import { Contraction } from '../models/contraction.ts';
+import { SiteContraction, type SiteKind } from '../onnx/lr-contraction.ts';
 import type { LrModelGraph, ModelGraph } from '../models/types.ts';
 import { predict } from '../onnx/oracle-onnx.ts';
 import { OnnxTableLossOracle } from '../onnx/table-oracle.ts';
@@ -30,8 +31,8 @@ export interface LabelledRows {
 
 export interface OnnxClassifierOptions {
   model: ModelGraph;
-  /** The LR variant of the same model (buildMlpLr with the same options): enables `lrLayers`. */
-  lrModel?: LrModelGraph;
+  /** The LR variant of the same model (buildMlpLr with the same options, or vitLrGraph): enables `lrLayers`. */
+  lrModel?: LayerLrGraph;
   train: LabelledRows;
   val: LabelledRows;
   /** Initial θ in the model's FlatParams order; default model.initParams(). */
@@ -197,6 +198,13 @@ export async function createOnnxClassifierProblem(
   };
 }
 
+/**
+ * An LR graph: the MLP's (buildMlpLr; perturbed layer `index` trains w{index} and b{index}), or one that names the
+ * tensors of each noise site itself (`sites`, the ViT's vitLrGraph), with noiseDims[l] = T·m and actDims[l] = T·p
+ * (0 where the site has no input). Sites with the same act name share one output.
+ */
+export type LayerLrGraph = LrModelGraph & { readonly sites?: readonly LrLayerSpec[] };
+
 function checkSameTrainables(model: ModelGraph, lrModel: LrModelGraph): void {
   const key = (g: ModelGraph) => g.trainable.map((s) => `${s.name}[${s.shape.join(',')}]`).join(' ');
   if (
@@ -227,35 +235,42 @@ export class OnnxLayerLrOracle implements LayerLrOracle {
 
   private constructor(
     readonly session: ort.InferenceSession,
-    readonly graph: LrModelGraph,
+    readonly graph: LayerLrGraph,
     readonly layout: ParamLayout,
     readonly contraction: Contraction,
+    readonly sites: SiteContraction,
     readonly provider: ProviderName,
     maxRows: number,
   ) {
     this.#feeds = new ParamFeeds(layout);
     this.#maxRows = maxRows;
     const trainable = new Map(layout.specs.map((s) => [s.name, s.shape.join(',')]));
-    this.layers = graph.layers.map((index, l) => {
-      const m = graph.noiseDims[l]!;
-      const p = graph.actDims[l]!;
-      const spec = { weight: `w${index}`, bias: `b${index}`, outDim: m, inDim: p };
-      if (trainable.get(spec.weight) !== `${m},${p}` || trainable.get(spec.bias) !== `${m}`) {
-        throw new ModelError(
-          `${graph.name}: perturbed layer ${index} needs trainable ${spec.weight} [${m}, ${p}] and ${spec.bias} [${m}]`,
-        );
-      }
-      return spec;
-    });
+    this.layers = graph.sites
+      ? siteSpecs(graph, layout)
+      : graph.layers.map((index, l) => {
+          const m = graph.noiseDims[l]!;
+          const p = graph.actDims[l]!;
+          const spec = { weight: `w${index}`, bias: `b${index}`, outDim: m, inDim: p };
+          if (trainable.get(spec.weight) !== `${m},${p}` || trainable.get(spec.bias) !== `${m}`) {
+            throw new ModelError(
+              `${graph.name}: perturbed layer ${index} needs trainable ${spec.weight} [${m}, ${p}] and ${spec.bias} [${m}]`,
+            );
+          }
+          return spec;
+        });
     const missing = [...graph.noiseNames, graph.inputName, graph.labelName].filter(
       (n) => !session.inputNames.includes(n),
     );
-    missing.push(...[...graph.actNames, graph.lossName].filter((n) => !session.outputNames.includes(n)));
+    missing.push(
+      ...[...graph.actNames.filter((n) => n !== ''), graph.lossName].filter(
+        (n) => !session.outputNames.includes(n),
+      ),
+    );
     if (missing.length > 0) throw new ModelError(`${graph.name}: LR graph lacks ${missing.join(', ')}`);
   }
 
   static async create(
-    graph: LrModelGraph,
+    graph: LayerLrGraph,
     layout: ParamLayout,
     options: {
       providers: readonly ProviderName[];
@@ -273,7 +288,12 @@ export class OnnxLayerLrOracle implements LayerLrOracle {
         ...(options.allowSpinning !== undefined && { allowSpinning: options.allowSpinning }),
         ...(options.intraOpNumThreads !== undefined && { intraOpNumThreads: options.intraOpNumThreads }),
       });
-      return new OnnxLayerLrOracle(session, graph, layout, contraction, provider, maxRowsPerRun);
+      const sites = new SiteContraction({
+        providers: [provider],
+        ...(options.allowSpinning !== undefined && { allowSpinning: options.allowSpinning }),
+        ...(options.intraOpNumThreads !== undefined && { intraOpNumThreads: options.intraOpNumThreads }),
+      });
+      return new OnnxLayerLrOracle(session, graph, layout, contraction, sites, provider, maxRowsPerRun);
     } catch (e) {
       await session.release();
       throw e;
@@ -309,15 +329,16 @@ export class OnnxLayerLrOracle implements LayerLrOracle {
       throw new RangeError(`queries: ${noise.length} noise and ${acts.length} act buffers for ${L} layers`);
     }
     layers.forEach((layer, l) => {
-      if (noise[l]!.length !== total * layer.outDim || acts[l]!.length !== total * layer.inDim) {
+      const t = layer.tokens ?? 1;
+      if (noise[l]!.length !== total * t * layer.outDim || acts[l]!.length !== total * t * layer.inDim) {
         throw new RangeError(`queries: layer ${l} buffers do not fit ${total} rows`);
       }
     });
     for (const r of rows) {
       if (!(r >= 0 && r < this.#batchSize)) throw new RangeError(`row ${r} is outside the batch`);
     }
-    // act_0 is x itself when the first layer is perturbed: gather into the caller's buffer and skip the output.
-    const xIsAct0 = graph.layers[0] === 0;
+    // act_0 is x itself when the MLP's first layer is perturbed: gather into the caller's buffer, skip the output.
+    const xIsAct0 = !graph.sites && graph.layers[0] === 0;
     const params = this.#feeds.feeds(theta);
     for (let start = 0; start < total; start += this.#maxRows) {
       const n = Math.min(this.#maxRows, total - start);
@@ -344,14 +365,16 @@ export class OnnxLayerLrOracle implements LayerLrOracle {
         [graph.lossName]: new ort.Tensor('float32', losses.subarray(start, start + n), [n]),
       };
       layers.forEach((layer, l) => {
-        const m = layer.outDim;
+        const m = graph.noiseDims[l]!;
         feeds[graph.noiseNames[l]!] = new ort.Tensor(
           'float32',
           noise[l]!.subarray(start * m, (start + n) * m),
           [n, m],
         );
         if (l === 0 && xIsAct0) return;
-        const p = layer.inDim;
+        const p = graph.actDims[l]!;
+        // Sites without an input, and those sharing an input already bound (same name, same buffer).
+        if (p === 0 || graph.actNames[l]! in outputs) return;
         outputs[graph.actNames[l]!] = new ort.Tensor(
           'float32',
           acts[l]!.subarray(start * p, (start + n) * p),
@@ -374,8 +397,47 @@ export class OnnxLayerLrOracle implements LayerLrOracle {
     return this.contraction.contract(c, a, rows, m, p, outW, outB);
   }
 
+  contractSite(
+    l: number,
+    coef: Float32Array,
+    noise: Float32Array,
+    a: Float32Array,
+    rows: number,
+    outW: Float32Array | undefined,
+    outB: Float32Array | undefined,
+  ): Promise<void> {
+    const layer = this.layers[l]!;
+    const kind: SiteKind = layer.weight === undefined ? 'shift' : layer.diagonal ? 'diagonal' : 'linear';
+    const site = { rows, tokens: layer.tokens ?? 1, m: layer.outDim, p: layer.inDim };
+    return this.sites.contract(kind, coef, noise, a, site, outW, outB);
+  }
+
   async release(): Promise<void> {
     await this.session.release();
     await this.contraction.release();
+    await this.sites.release();
   }
+}
+
+/** The named sites of an LR graph, checked against θ's layout and the graph's I/O widths. */
+function siteSpecs(graph: LayerLrGraph, layout: ParamLayout): LrLayerSpec[] {
+  const sizes = new Map(layout.specs.map((s) => [s.name, s.shape.reduce((a, b) => a * b, 1)]));
+  return graph.sites!.map((site, l) => {
+    const t = site.tokens ?? 1;
+    const bad = (why: string) => new ModelError(`${graph.name}: LR site ${graph.noiseNames[l]} ${why}`);
+    if (graph.noiseDims[l] !== t * site.outDim || graph.actDims[l] !== t * site.inDim) {
+      throw bad(
+        `has widths ${graph.noiseDims[l]}/${graph.actDims[l]}, not ${t}·${site.outDim}/${t}·${site.inDim}`,
+      );
+    }
+    if (site.weight === undefined && site.bias === undefined) throw bad('trains no tensor');
+    const wSize = site.diagonal ? site.outDim : site.outDim * site.inDim;
+    if (site.weight !== undefined && sizes.get(site.weight) !== wSize) {
+      throw bad(`needs trainable ${site.weight} of ${wSize} values`);
+    }
+    if (site.bias !== undefined && sizes.get(site.bias) !== site.outDim) {
+      throw bad(`needs trainable ${site.bias} of ${site.outDim} values`);
+    }
+    return { ...site, act: graph.actNames[l]! };
+  });
 }

@@ -1,9 +1,10 @@
 // The ViT graphs in the engine's model contract (engine/models/types.ts): ModelGraph for the full graph and the
 // trainable suffix, FeatureGraph for the frozen prefix. With these the training loop drives a ViT exactly like the
 // built-in MLPs: OnnxLossOracle over the suffix (rows = cached prefix outputs), OnnxFeatureOracle over the prefix.
+import type { LrLayerSpec } from '../../estimators/lr-layers.ts';
 import { FlatParams, type TensorSpec } from '../../params.ts';
-import type { FeatureGraph, ModelGraph } from '../types.ts';
-import { buildViTGraph, cutValue, defaultCut } from './graph.ts';
+import type { FeatureGraph, LrModelGraph, ModelGraph } from '../types.ts';
+import { buildViTGraph, cutValue, defaultCut, lrLayers } from './graph.ts';
 import { gatherTrainable, stageOf, type PreparedViT } from './modes.ts';
 
 export interface ViTEngineGraphs {
@@ -68,5 +69,39 @@ export function vitEngineGraphs(p: PreparedViT): ViTEngineGraphs {
       inDim: v.width,
       ...io,
     },
+  };
+}
+
+/**
+ * The LR variant (spec §2.1, noise at every trainable linear, LayerNorm, bias and prompt output) of the graph the
+ * queries run through: the suffix when a frozen prefix exists, else the full graph. Same trainables and I/O as that
+ * graph plus a `noise:<site>` input and the sites' `act:<value>` outputs, and `sites` naming the tensors each one
+ * trains (OnnxLayerLrOracle's LayerLrGraph). Throws ConfigError when a trainable tensor is out of LR's reach.
+ */
+export function vitLrGraph(
+  p: PreparedViT,
+  graphs: ViTEngineGraphs = vitEngineGraphs(p),
+): LrModelGraph & { sites: LrLayerSpec[] } {
+  const base = graphs.suffix ?? graphs.full;
+  const opts = graphs.suffix ? { part: 'suffix' as const, cut: graphs.cut } : {};
+  const io = lrLayers(p, opts);
+  const sites = io.map((s) => ({
+    ...(s.weight !== undefined && { weight: s.weight }),
+    ...(s.bias !== undefined && { bias: s.bias }),
+    ...(s.diagonal && { diagonal: true }),
+    outDim: s.out,
+    inDim: s.in,
+    tokens: s.tokens,
+  }));
+  return {
+    ...base,
+    name: `${base.name}-lr`,
+    bytes: buildViTGraph(p, { ...opts, lrNoise: true }),
+    layers: io.map((_, l) => l),
+    noiseNames: io.map((s) => s.noiseName),
+    noiseDims: io.map((s) => s.tokens * s.out),
+    actNames: io.map((s) => s.actName),
+    actDims: io.map((s) => (s.actName === '' ? 0 : s.tokens * s.in)),
+    sites,
   };
 }

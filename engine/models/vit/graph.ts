@@ -23,7 +23,7 @@ import {
   takeIndex,
   transpose,
 } from '../../onnx/ops.ts';
-import { ModelError } from '../../errors.ts';
+import { ConfigError, ModelError } from '../../errors.ts';
 import { perRowCrossEntropy } from '../layers.ts';
 import { numTokens } from './config.ts';
 import { encoderTokens, PROMPTS, stageOf, type PreparedViT } from './modes.ts';
@@ -55,16 +55,27 @@ export interface ViTGraphOptions {
   lrNoise?: boolean;
 }
 
-/** The LR inputs/outputs a graph built with `lrNoise` has, per perturbed layer, in graph order. */
+/**
+ * One LR noise site of a graph built with `lrNoise`, in graph order: noise σ·ε enters at `noiseName` and the
+ * trained tensors it reaches get ĝ from (ℓ − b)·ε and, for a weight, the site's input at `actName`.
+ */
 export interface LrLayerIo {
-  /** Layer base name, e.g. 'classifier' or 'vit.encoder.layer.3.attention.attention.query'. */
+  /** Site name, e.g. 'classifier', 'vit.encoder.layer.3.attention.attention.query' or '….query.lora_A'. */
   layer: string;
   noiseName: string;
+  /** Output holding the site's input [rows, tokens·in]; sites reading the same value share one (q, k, v read one
+   * LayerNorm output). '' when the site trains no weight and so needs no input. */
   actName: string;
-  /** Tokens per row the layer sees (1 for the head). */
+  /** Tokens per row the site sees (1 for the head and the CLS feature). */
   tokens: number;
   out: number;
   in: number;
+  /** The trained weight: [out, in] of a linear map, or with `diagonal` a LayerNorm gain γ [out] (input = n̂). */
+  weight?: string;
+  diagonal?: boolean;
+  /** The trained shift of `out` values added at every token: a bias, a LayerNorm β, or the VPT prompts (tokens 1,
+   * out = prompts·H). */
+  bias?: string;
 }
 
 /** Names of the values that cross a split. */
@@ -187,9 +198,14 @@ function buildInternal(p: PreparedViT, opts: ViTGraphOptions): { g: GraphBuilder
     const b = p.tensors.has(bName) ? param(bName) : undefined;
     const w = tensor(wName);
     const [out, inn] = w.shape as [number, number];
+    const tokens = base === 'classifier' ? 1 : tokensAt;
+    // The head sees [rows, in]; block linears [rows, T, in].
+    const shapeOf = (m: number) => (base === 'classifier' ? null : [0, tokens, m]);
+    const bias = isInput(bName) ? { bias: bName } : {};
     if (isInput(wName)) {
       const y = linear(g, x, transpose(g, wName, [1, 0]), b);
-      return lrNoise ? perturb(x, y, base, out, inn) : y;
+      if (!lrNoise) return y;
+      return site(y, { layer: base, tokens, out, in: inn, weight: wName, ...bias }, shapeOf(out), x);
     }
     if (hasLora && mergeLora) {
       const A = tensor(aName);
@@ -202,33 +218,83 @@ function buildInternal(p: PreparedViT, opts: ViTGraphOptions): { g: GraphBuilder
         b,
       );
     }
-    const y = linear(g, x, g.initializer(`${wName}_t`, transposed(w), [inn, out]), b);
+    let y = linear(g, x, g.initializer(`${wName}_t`, transposed(w), [inn, out]), b);
+    // A trained bias behind a frozen weight (BitFit): noise at the output reaches the bias alone.
+    if (lrNoise && isInput(bName)) y = site(y, { layer: base, tokens, out, in: 0, ...bias }, shapeOf(out));
     if (!hasLora) return y;
     const bName2 = `${base}.lora_B.weight`;
+    const rank = tensor(aName).shape[0]!;
     const aT = isInput(aName)
       ? transpose(g, aName, [1, 0])
-      : g.initializer(`${aName}_t`, transposed(tensor(aName)), [inn, tensor(aName).shape[0]!]);
+      : g.initializer(`${aName}_t`, transposed(tensor(aName)), [inn, rank]);
     const bT = isInput(bName2)
       ? transpose(g, bName2, [1, 0])
-      : g.initializer(`${bName2}_t`, transposed(tensor(bName2)), [tensor(bName2).shape[1]!, out]);
-    const delta = g.op('MatMul', [g.op('MatMul', [x, aT]), bT]);
-    return g.op('Add', [y, g.op('Mul', [delta, g.constFloat([p.loraScale], [], 'lora_scale')])]);
+      : g.initializer(`${bName2}_t`, transposed(tensor(bName2)), [rank, out]);
+    // LR on the adapter: u = A·x and z = B·u are linear maps of their own, so noise at u reaches A (input x) and
+    // noise at z, before the scale α/r, reaches B (input the noisy u); ĝ_B needs no α/r because z is B's own
+    // output. The effective noise on the layer output is then (α/r)·σ.
+    let u = g.op('MatMul', [x, aT]);
+    if (lrNoise && isInput(aName)) {
+      u = site(u, { layer: `${base}.lora_A`, tokens, out: rank, in: inn, weight: aName }, shapeOf(rank), x);
+    }
+    let z = g.op('MatMul', [u, bT]);
+    if (lrNoise && isInput(bName2)) {
+      z = site(z, { layer: `${base}.lora_B`, tokens, out, in: rank, weight: bName2 }, shapeOf(out), u);
+    }
+    return g.op('Add', [y, g.op('Mul', [z, g.constFloat([p.loraScale], [], 'lora_scale')])]);
   };
 
-  /** LR: h̃ = h + noise, and the layer input as an output. `x` is [rows, T, in] or [rows, in] (the head). */
-  const perturb = (x: string, h: string, base: string, out: number, inn: number): string => {
-    const tokens = base === 'classifier' ? 1 : tokensAt;
-    const noiseName = `noise:${base}`;
-    const actName = `act:${base}`;
-    g.input(noiseName, 'float32', ['batch', tokens * out]);
-    const noise = tokens === 1 ? noiseName : reshape(g, noiseName, [0, tokens, out]);
-    // A Reshape that names the output itself: an Identity into a graph output here trips an ORT optimizer pass
-    // ("Node input ... is not a graph input") when its source also feeds the MatMul.
-    g.node('Reshape', [x, g.constInt64([0, tokens * inn], 'shape')], [actName]);
-    g.output(actName, 'float32', ['batch', tokens * inn]);
-    lr.push({ layer: base, noiseName, actName, tokens, out, in: inn });
+  /** LayerNorm with LR at its output when γ or β is trained: ĝ_γ = Σ c ε ⊙ n̂ (n̂ = LN(x, 1, 0)), ĝ_β = Σ c ε. */
+  const norm = (x: string, wName: string, bName: string, layer: string): string => {
+    const y = layerNorm(g, x, param(wName), param(bName), c.layerNormEps);
+    if (!lrNoise || (!isInput(wName) && !isInput(bName))) return y;
+    // n̂ by a second, affine-free LayerNorm rather than (y − β)/γ, which divides by γ; y itself stays the plain
+    // graph's value, so zero noise reproduces it exactly.
+    const nHat = isInput(wName)
+      ? layerNorm(
+          g,
+          x,
+          g.constFloat(new Array<number>(H).fill(1), [H], 'ln_one'),
+          g.constFloat(new Array<number>(H).fill(0), [H], 'ln_zero'),
+          c.layerNormEps,
+        )
+      : undefined;
+    const gain = isInput(wName) ? { weight: wName, diagonal: true, in: H } : { in: 0 };
+    const bias = isInput(bName) ? { bias: bName } : {};
+    // The final LayerNorm runs on the CLS feature [rows, H]; block ones on [rows, T, H].
+    const shape = tokensAt === 1 ? null : [0, tokensAt, H];
+    return site(y, { layer, tokens: tokensAt, out: H, ...gain, ...bias }, shape, nHat);
+  };
+
+  /**
+   * LR noise site: h̃ = h + noise, where `noise:<layer>` is flat [rows, tokens·out] (σ·ε; zeros for a clean pass),
+   * reshaped to `shape` for values with a token axis (null: h is [rows, out]), and the site's input `act` as an output
+   * [rows, tokens·in] (once per value: sites reading the same value share it).
+   */
+  const site = (
+    h: string,
+    s: Omit<LrLayerIo, 'noiseName' | 'actName'>,
+    shape: number[] | null,
+    act?: string,
+  ): string => {
+    const noiseName = `noise:${s.layer}`;
+    g.input(noiseName, 'float32', ['batch', s.tokens * s.out]);
+    const noise = shape ? reshape(g, noiseName, shape) : noiseName;
+    let actName = '';
+    if (act !== undefined) {
+      actName = actOf.get(act) ?? `act:${s.layer}`;
+      if (!actOf.has(act)) {
+        // A Reshape that names the output itself: an Identity into a graph output here trips an ORT optimizer pass
+        // ("Node input ... is not a graph input") when its source also feeds the MatMul.
+        g.node('Reshape', [act, g.constInt64([0, s.tokens * s.in], 'shape')], [actName]);
+        g.output(actName, 'float32', ['batch', s.tokens * s.in]);
+        actOf.set(act, actName);
+      }
+    }
+    lr.push({ ...s, noiseName, actName });
     return g.op('Add', [h, noise]);
   };
+  const actOf = new Map<string, string>();
   let tokensAt = 0;
 
   // --- entry value ---
@@ -262,7 +328,13 @@ function buildInternal(p: PreparedViT, opts: ViTGraphOptions): { g: GraphBuilder
         kernel_shape: c.patchSize,
         strides: c.patchSize,
       });
-      const patches = transpose(g, reshape(g, conv, [0, H, -1]), [0, 2, 1]);
+      let patches = transpose(g, reshape(g, conv, [0, H, -1]), [0, 2, 1]);
+      if (lrNoise && isInput(EMB.patchB) && !isInput(EMB.patchW)) {
+        // BitFit's patch-embedding bias: noise on every patch token reaches it (ĝ = Σ over rows and patches).
+        const n = (c.imageSize[0] / c.patchSize[0]) * (c.imageSize[1] / c.patchSize[1]);
+        const layer = EMB.patchB.replace(/\.bias$/, '');
+        patches = site(patches, { layer, tokens: n, out: H, in: 0, bias: EMB.patchB }, [0, n, H]);
+      }
       const lead = [expandToBatch(g, param(EMB.cls), patches, [1, H])];
       if (c.distillationToken) lead.push(expandToBatch(g, param(EMB.dist), patches, [1, H]));
       v = g.op('Add', [g.op('Concat', [...lead, patches], { axis: 1 }), param(EMB.pos)]);
@@ -270,7 +342,12 @@ function buildInternal(p: PreparedViT, opts: ViTGraphOptions): { g: GraphBuilder
       if (s === 1 && p.prompts > 0) {
         // VPT-shallow: prompts go after CLS (and the distillation token), after position embeddings.
         const nLead = T0 - (c.imageSize[0] / c.patchSize[0]) * (c.imageSize[1] / c.patchSize[1]);
-        const prompts = expandToBatch(g, param(PROMPTS), v, [p.prompts, H]);
+        let prompts = expandToBatch(g, param(PROMPTS), v, [p.prompts, H]);
+        if (lrNoise && isInput(PROMPTS)) {
+          // The prompts are a per-token shift of the encoder input: one site of prompts·H values per row.
+          const s = { layer: PROMPTS, tokens: 1, out: p.prompts * H, in: 0, bias: PROMPTS };
+          prompts = site(prompts, s, [0, p.prompts, H]);
+        }
         v = g.op('Concat', [sliceAxis(g, v, 1, 0, nLead), prompts, sliceAxis(g, v, 1, nLead, T0)], {
           axis: 1,
         });
@@ -278,7 +355,10 @@ function buildInternal(p: PreparedViT, opts: ViTGraphOptions): { g: GraphBuilder
       tokensAt = encoderTokens(p);
       v = block(s - 1, v);
     } else if (s === L + 1) {
-      v = takeIndex(g, layerNorm(g, v, param(EMB.lnW), param(EMB.lnB), c.layerNormEps), 1, 0);
+      // Only the CLS token leaves the final LayerNorm, so LR noise there goes on the CLS feature alone.
+      tokensAt = 1;
+      v = takeIndex(g, v, 1, 0);
+      v = norm(v, EMB.lnW, EMB.lnB, EMB.lnW.replace(/\.weight$/, ''));
     } else {
       const logits = dense(v, 'classifier');
       g.output(logits, 'float32', ['batch', p.numClasses], 'logits');
@@ -298,11 +378,12 @@ function buildInternal(p: PreparedViT, opts: ViTGraphOptions): { g: GraphBuilder
       g.output(v, 'float32', cv.shape, cv.name);
     }
   }
+  if (lrNoise) checkLrReach(p, lr, first, last, asInputs);
   return { g, lr };
 
   function block(i: number, x: string): string {
     const b = blockNames(i);
-    const h = layerNorm(g, x, param(b.lnBeforeW), param(b.lnBeforeB), c.layerNormEps);
+    const h = norm(x, b.lnBeforeW, b.lnBeforeB, b.lnBeforeW.replace(/\.weight$/, ''));
     // Heads: [b, T, H] → [b, nh, T, d]; keys straight to [b, nh, d, T] so scores need no extra transpose.
     const split = (t: string, perm: number[]) => transpose(g, reshape(g, t, [0, 0, nh, d]), perm);
     // Scaling q by 1/√d before the product equals HF's scaling of the scores and touches T·d, not T², values.
@@ -315,8 +396,29 @@ function buildInternal(p: PreparedViT, opts: ViTGraphOptions): { g: GraphBuilder
     const attn = g.op('Softmax', [g.op('MatMul', [q, k])], { axis: -1 });
     const ctx = reshape(g, transpose(g, g.op('MatMul', [attn, val]), [0, 2, 1, 3]), [0, 0, H]);
     const x1 = g.op('Add', [x, dense(ctx, b.o)]);
-    const h2 = layerNorm(g, x1, param(b.lnAfterW), param(b.lnAfterB), c.layerNormEps);
+    const h2 = norm(x1, b.lnAfterW, b.lnAfterB, b.lnAfterW.replace(/\.weight$/, ''));
     return g.op('Add', [x1, dense(geluErf(g, dense(h2, b.fc1)), b.fc2)]);
+  }
+}
+
+/**
+ * Every trainable tensor of the emitted stages must be reached by an LR noise site: one that none reaches would get
+ * a zero gradient forever, so it is refused instead. Today that is the patch-embedding weight, the CLS/distillation
+ * tokens and the position embeddings ('full' mode): SPSA trains those.
+ */
+function checkLrReach(p: PreparedViT, lr: LrLayerIo[], first: number, last: number, asInputs: boolean): void {
+  if (!asInputs) return;
+  const reached = new Set(lr.flatMap((s) => [s.weight, s.bias]));
+  const missed = p.trainable
+    .filter((s) => stageOf(p.config, s.name) >= first && stageOf(p.config, s.name) <= last)
+    .filter((s) => !reached.has(s.name))
+    .map((s) => `'${s.name}'`);
+  if (missed.length > 0) {
+    throw new ConfigError(
+      'estimator',
+      `LR cannot reach ${missed.join(', ')} in trainable mode '${p.mode.kind}': noise enters only at linear, ` +
+        `LayerNorm, bias and prompt outputs; train this mode with SPSA`,
+    );
   }
 }
 

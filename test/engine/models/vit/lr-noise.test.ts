@@ -33,24 +33,34 @@ describe('LR noise injection at trainable linear outputs (suffix graph)', () => 
   const cut = 2;
   const T = cutValue(p, cut).width / 16;
 
-  it('lists one noise input and one act output per trainable linear, in graph order', () => {
+  it('lists one noise site per trainable linear and LayerNorm, in graph order, with the tensors it trains', () => {
     const layers = lrLayers(p, { part: 'suffix', cut });
     expect(layers.map((l) => l.layer)).toEqual([
+      'vit.encoder.layer.1.layernorm_before',
       'vit.encoder.layer.1.attention.attention.query',
       'vit.encoder.layer.1.attention.attention.key',
       'vit.encoder.layer.1.attention.attention.value',
       'vit.encoder.layer.1.attention.output.dense',
+      'vit.encoder.layer.1.layernorm_after',
       'vit.encoder.layer.1.intermediate.dense',
       'vit.encoder.layer.1.output.dense',
+      'vit.layernorm',
       'classifier',
     ]);
-    expect(layers[4]).toMatchObject({
+    expect(layers[6]).toMatchObject({
       tokens: T,
       out: 24,
       in: 16,
       noiseName: 'noise:vit.encoder.layer.1.intermediate.dense',
+      weight: 'vit.encoder.layer.1.intermediate.dense.weight',
+      bias: 'vit.encoder.layer.1.intermediate.dense.bias',
     });
-    expect(layers[6]).toMatchObject({ tokens: 1, out: 3, in: 16, actName: 'act:classifier' });
+    // LayerNorm: a diagonal gain whose input is n̂; the final one sees only the CLS token.
+    expect(layers[0]).toMatchObject({ tokens: T, out: 16, in: 16, diagonal: true });
+    expect(layers[8]).toMatchObject({ tokens: 1, out: 16, in: 16, weight: 'vit.layernorm.weight' });
+    expect(layers[9]).toMatchObject({ tokens: 1, out: 3, in: 16, actName: 'act:classifier' });
+    // q, k and v read the same LayerNorm output: one act output serves all three.
+    expect(new Set(layers.slice(1, 4).map((l) => l.actName)).size).toBe(1);
   });
 
   it('zero noise reproduces the plain suffix; constant noise equals a bias shift; acts are the layer inputs', async () => {
@@ -76,7 +86,7 @@ describe('LR noise injection at trainable linear outputs (suffix graph)', () => 
     expect(clean['act:vit.encoder.layer.1.attention.attention.query']!.dims).toEqual([B, T * 16]);
 
     // Noise δ on every row and token of a layer's output is the same as adding δ to its bias.
-    for (const target of layers.filter((_, i) => i === 0 || i === 4 || i === 6)) {
+    for (const target of layers.filter((_, i) => i === 0 || i === 1 || i === 6 || i === 9)) {
       const delta = randn(target.out, lcg(target.out), 0.5);
       const noise = new Float32Array(B * target.tokens * target.out).map((_, i) => delta[i % target.out]!);
       const noisy = await lrs.run(
