@@ -18,6 +18,13 @@ export function numberList(value: string): number[] {
   return value.split(',').map((v) => number(v));
 }
 
+/** `min:max`, e.g. `1e-4:1e-1` (a random sweep's range); the sweep schema checks min <= max. */
+export function numberRange(value: string): { min: number; max: number } {
+  const parts = value.split(':');
+  if (parts.length !== 2) throw new InvalidArgumentError('expected min:max, e.g. 1e-4:1e-1');
+  return { min: number(parts[0]!), max: number(parts[1]!) };
+}
+
 export function stringList(value: string): string[] {
   return value
     .split(',')
@@ -50,7 +57,13 @@ export function addSpecOptions(cmd: Command): Command {
           'vpt',
           'last-k',
           'full',
+          'onnx',
         ]),
+      )
+      .option(
+        '--trainable <list>',
+        'onnx mode: initializers to train (default: the output layer), comma-separated',
+        stringList,
       )
       .option('--lora-rank <n>', 'LoRA rank', number)
       .option('--lora-alpha <x>', 'LoRA alpha (scale = alpha / rank)', number)
@@ -119,6 +132,7 @@ export interface SpecFlags {
   loraLastK?: number;
   prompts?: number;
   lastK?: number;
+  trainable?: string[];
   evalSplit?: string;
   kShot?: number;
   tag?: string[];
@@ -163,13 +177,15 @@ function defined(o: Record<string, unknown>): Record<string, unknown> | undefine
 /** The spec fields the flags set (model and dataset are resolved by the caller). */
 export function specFromFlags(f: SpecFlags): Record<string, unknown> {
   const mode = defined({
-    kind: f.mode,
+    // --trainable names ONNX initializers, so it implies the onnx mode (over a preset's 'head').
+    kind: f.mode ?? (f.trainable ? 'onnx' : undefined),
     rank: f.loraRank,
     alpha: f.loraAlpha,
     targets: f.loraTargets,
     lastK: f.loraLastK,
     prompts: f.prompts,
     k: f.lastK,
+    trainable: f.trainable,
   });
   const train = defined({
     seed: f.seed,

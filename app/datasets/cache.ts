@@ -72,7 +72,7 @@ export function encodeLabels(labels: Int32Array): Uint8Array {
   return out;
 }
 
-function decodeLabels(bytes: Uint8Array): Int32Array {
+export function decodeLabels(bytes: Uint8Array): Int32Array {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Int32Array(bytes.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = buf.readInt32LE(i * 4);

@@ -7,10 +7,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 
 import { readIdx } from '../../engine/data/idx.ts';
-import { classCounts, stratifiedSplit, type SplitSpec } from '../../engine/data/splits.ts';
+import type { SplitSpec } from '../../engine/data/splits.ts';
 import { FlopsError, FormatError } from '../../engine/errors.ts';
 
-import { CacheWriter, encodeLabels, SPLIT_CODES, SPLIT_NAMES, splitSpecForId, versionId } from './cache.ts';
+import { resolveSplits } from './assign-splits.ts';
+import { CacheWriter, encodeLabels, SPLIT_NAMES, splitSpecForId, versionId } from './cache.ts';
 import { decodeImage, DEFAULT_MAX_PIXELS, type Decoder } from './decode.ts';
 import { outputShape, parsePreprocessConfig, preprocessImage, type PreprocessConfig } from './preprocess.ts';
 import { scanCsv, scanImageFolder, type Candidate, type ScanResult } from './scan.ts';
@@ -20,7 +21,6 @@ import type {
   DatasetVersionRecord,
   ImportReport,
   ReportNote,
-  ResolvedSplits,
   SkippedFile,
   SplitName,
 } from './types.ts';
@@ -81,8 +81,6 @@ interface Pipeline {
   process(i: number): Promise<Outcome>;
 }
 
-const DEFAULT_SPLIT: SplitSpec = { seed: 0, val: 0.1, test: 0.1 };
-const NO_CARVE: SplitSpec = { seed: 0, val: 0, test: 0 };
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function errnoMessage(e: unknown): string {
@@ -214,44 +212,6 @@ async function runPipeline(p: Pipeline, writer: CacheWriter, options: ImportOpti
     options.onProgress?.({ done: i + 1, total: p.total });
   }
   return out;
-}
-
-/** Turns predefined and/or seeded split choices into the per-image assignment and its summary. */
-function resolveSplits(
-  labels: Int32Array,
-  predefined: (SplitName | undefined)[],
-  numClasses: number,
-  requested: SplitSpec | undefined,
-): { codes: Uint8Array; splits: ResolvedSplits } {
-  const hasPredefined = predefined.some((s) => s !== undefined);
-  const spec = requested ?? (hasPredefined ? NO_CARVE : DEFAULT_SPLIT);
-  const codes = new Uint8Array(labels.length);
-  if (!hasPredefined) {
-    const s = stratifiedSplit(labels, spec);
-    for (const name of SPLIT_NAMES) for (const i of s[name]) codes[i] = SPLIT_CODES[name];
-  } else {
-    // Rows without a split (CSV) count as train; val/test are carved from train only where the source has none.
-    for (let i = 0; i < labels.length; i++) codes[i] = SPLIT_CODES[predefined[i] ?? 'train'];
-    const has = (name: SplitName) => predefined.includes(name);
-    const carve = { seed: spec.seed, val: has('val') ? 0 : spec.val, test: has('test') ? 0 : spec.test };
-    if (carve.val > 0 || carve.test > 0) {
-      const train = Int32Array.from(codes.keys()).filter((i) => codes[i] === SPLIT_CODES.train);
-      const s = stratifiedSplit(labels, carve, train);
-      for (const i of s.val) codes[i] = SPLIT_CODES.val;
-      for (const i of s.test) codes[i] = SPLIT_CODES.test;
-    }
-  }
-  const counts = { train: 0, val: 0, test: 0 };
-  const perClass: Record<SplitName, number[]> = { train: [], val: [], test: [] };
-  for (const name of SPLIT_NAMES) {
-    const members = Int32Array.from(codes.keys()).filter((i) => codes[i] === SPLIT_CODES[name]);
-    counts[name] = members.length;
-    perClass[name] = classCounts(labels, members, numClasses);
-  }
-  return {
-    codes,
-    splits: { kind: hasPredefined ? 'predefined' : 'stratified', spec: { ...spec }, counts, perClass },
-  };
 }
 
 async function runImport(

@@ -70,6 +70,8 @@ export interface DatasetSource {
   path: string;
   /** Every IDX file read (images and labels of each split). */
   files?: string[];
+  /** A re-split version: the id of the version whose images it shares (dataset/split). */
+  resplitOf?: string;
 }
 
 export interface DatasetVersionRecord {

@@ -1,5 +1,5 @@
 // Dataset use cases: import a folder, a CSV manifest or IDX files into the workspace (with progress events), list
-// the stored versions, and show one. The preprocessing is the chosen model's (so cached images match its input), or
+// the stored versions, show one, and re-split one into a new version. The preprocessing is the chosen model's (so cached images match its input), or
 // the bundled backbone's when no model is named.
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -186,6 +186,58 @@ export function resolveDatasetVersion(ctx: AppContext, ref: string): DatasetVers
 export async function getDataset(ctx: AppContext, args: z.input<typeof getArgs>): Promise<DatasetVersion> {
   const a = parseArgs('dataset/get', getArgs, args);
   return resolveDatasetVersion(ctx, a.id);
+}
+
+const splitArgs = z
+  .object({
+    /** The version to re-split: an id, a unique prefix or a dataset name, as for dataset/get. */
+    id: z.string().min(1),
+    /** Fraction of every class that goes to validation, in [0, 1). */
+    val: z.number().min(0).lt(1).default(0.1),
+    /** Fraction of every class that goes to test, in [0, 1); must be left out with keepTest. */
+    test: z.number().min(0).lt(1).optional(),
+    seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
+    /** Keep the version's test images as they are and re-draw val from the others (e.g. an official test set). */
+    keepTest: z.boolean().default(false),
+    /** Store the new version under this dataset name (default: the version's own). */
+    name: z.string().trim().min(1).max(200).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.keepTest && a.test !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['test'],
+        message: 'keepTest keeps the test split; leave test out',
+      });
+    }
+    const test = a.test ?? (a.keepTest ? 0 : 0.1);
+    if (a.val + test >= 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [a.test === undefined ? 'val' : 'test'],
+        message: `val + test must be below 1, got ${a.val} + ${test}`,
+      });
+    }
+  });
+export type SplitDatasetArgs = z.input<typeof splitArgs>;
+
+/**
+ * A new version with a fresh stratified train/val/test assignment of an existing version's images. The cache is
+ * shared (nothing is decoded), the id is the content hash of the new assignment, and the same request twice gives
+ * the same version.
+ */
+export async function splitDataset(ctx: AppContext, args: SplitDatasetArgs): Promise<DatasetVersion> {
+  const a = parseArgs('dataset/split', splitArgs, args);
+  const parent = resolveDatasetVersion(ctx, a.id);
+  if (!parent.cachePath) throw new FlopsError('DATASET_MISSING', `dataset version ${parent.id} has no cache`);
+  const { resplitCache } = await import('../datasets/resplit.ts');
+  const { recordDatasetVersion } = await import('../datasets/use-cases.ts');
+  const record = await resplitCache(parent.cachePath, ctx.workspace.paths.datasets, {
+    split: { seed: a.seed, val: a.val, test: a.test ?? (a.keepTest ? 0 : 0.1) },
+    keepTest: a.keepTest,
+    name: a.name ?? parent.name,
+  });
+  return recordDatasetVersion(ctx.workspace, record);
 }
 
 const samplesArgs = z.object({

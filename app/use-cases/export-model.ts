@@ -64,6 +64,14 @@ export async function exportModel(ctx: AppContext, args: ExportModelArgs): Promi
       `model ${model.id} (${model.name}): its files are gone from ${model.path}`,
     );
   }
+  // Runs on imported ONNX classifiers train initializers of a foreign graph (or a head over its features); writing
+  // θ back into that graph is not implemented yet.
+  if (model.kind !== 'hf-vit' || spec.mode.kind === 'onnx') {
+    throw new FlopsError(
+      'MODEL_FORMAT',
+      `run ${a.runId} trained an ONNX model; exporting those is not supported yet`,
+    );
+  }
   const checkpoint = latestCheckpoint(db, a.runId);
   if (!checkpoint) throw new NoCheckpointError(a.runId);
   const dataset = getDatasetVersion(db, spec.datasetVersionId);

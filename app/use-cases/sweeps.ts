@@ -1,10 +1,16 @@
-// Sweeps: a grid over learning rate, perturbation scale, query budget, allocator and seed, expanded into ordinary
-// runs that share a `sweep:<name>` tag. Every combination is validated before any run is created, so a sweep is
-// created whole or not at all; the queue then runs them one by one in grid order.
+// Sweeps: a grid, or N random trials, over learning rate, perturbation scale, query budget, allocator and seed,
+// expanded into ordinary runs that share a `sweep:<name>` tag. Every combination is validated before any run is
+// created, so a sweep is created whole or not at all; the queue then runs them one by one in order.
+//
+// Random trials are drawn from the sweep seed alone: trial t, dimension k uses its own stream
+// Rng(deriveSeed(seed, RANDOM_TAG, t, k)), so the same seed gives the same trials on every machine, the first N trials
+// of a longer sweep are the N-trial sweep, and adding a dimension does not move the values of the others.
 import { z } from 'zod';
 
 import { InvalidConfigError } from '../../engine/config.ts';
+import { uniformInt } from '../../engine/data/splits.ts';
 import { ConfigError } from '../../engine/errors.ts';
+import { deriveSeed, Rng } from '../../engine/rng.ts';
 import type { AppContext } from '../context.ts';
 import type { Run } from '../db/runs.ts';
 import type { RunSpecInput } from '../runs/spec.ts';
@@ -12,41 +18,100 @@ import { applyPreset, mergeSpec, PRESET_NAMES } from './presets.ts';
 import { createRun, validateRun } from './runs.ts';
 import { parseArgs } from './validate.ts';
 
+/** Dimension order: fixes each one's stream index k, so it must never be reordered (only appended to). */
+const DIMENSIONS = ['lr', 'eps', 'budget', 'allocator', 'seed'] as const;
+/** Seed-path tag of random sweep draws ('SWEP'). */
+const RANDOM_TAG = 0x53574550;
+
 const nonEmpty = <T extends z.ZodType>(t: T) => z.array(t).min(1).max(50).optional();
 
-const sweepArgs = z.object({
+const ALLOCATORS = ['uniform', 'flops', 'neyman', 'bernoulli'] as const;
+const lrValue = z.number().positive();
+// Integers through refine, not .int(): zod reports .int() as a type mismatch, which hides which member of a
+// range-or-list union was meant behind a bare "Invalid input".
+const integer = { message: 'must be an integer' };
+const budgetValue = z.number().positive().refine(Number.isInteger, integer);
+const seedValue = z.number().nonnegative().max(0xffffffff).refine(Number.isInteger, integer);
+
+/** A closed range [min, max]; min > max is reported on the range's own field. */
+const range = (value: z.ZodNumber) =>
+  z
+    .object({ min: value, max: value })
+    .refine((r) => r.min <= r.max, { message: 'min must not be above max', path: ['max'] });
+
+/** A random dimension: a range (log-uniform for lr/eps, integer-uniform for budget/seed) or values to choose from. */
+const dimension = (value: z.ZodNumber) =>
+  z.union([range(value), z.array(value).min(1).max(50)], {
+    error: 'expected a range {min, max} or a list of values',
+  });
+
+const common = {
   /** The spec every run starts from (model, dataset, mode, train ...). */
   base: z.custom<RunSpecInput>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
     message: 'must be an object',
   }),
   preset: z.enum(PRESET_NAMES).optional(),
-  grid: z.object({
-    lr: nonEmpty(z.number().positive()),
-    /** spsaEps for SPSA/ES, lrSigma for LR. */
-    eps: nonEmpty(z.number().positive()),
-    budget: nonEmpty(z.number().int().positive()),
-    allocator: nonEmpty(z.enum(['uniform', 'flops', 'neyman', 'bernoulli'])),
-    seed: nonEmpty(z.number().int().nonnegative().max(0xffffffff)),
-  }),
   /** Names the runs and their shared tag (default: sweep-<timestamp>). */
   name: z.string().trim().min(1).max(64).optional(),
   /** Queue the runs at once (default). */
   start: z.boolean().default(true),
+};
+
+const gridSweep = z.object({
+  /** Optional for the callers that predate random sweeps. */
+  kind: z.literal('grid').optional(),
+  ...common,
+  grid: z.object({
+    lr: nonEmpty(lrValue),
+    /** spsaEps for SPSA/ES, lrSigma for LR. */
+    eps: nonEmpty(lrValue),
+    budget: nonEmpty(budgetValue),
+    allocator: nonEmpty(z.enum(ALLOCATORS)),
+    seed: nonEmpty(seedValue),
+  }),
 });
 
+const randomSweep = z.object({
+  kind: z.literal('random'),
+  ...common,
+  random: z
+    .object({
+      /** How many runs. */
+      trials: z.number().int().positive().max(500),
+      /** The sweep seed every draw derives from (not a run seed). */
+      sweepSeed: seedValue.default(0),
+      /** Log-uniform over a range, or a uniform choice among values. */
+      lr: dimension(lrValue).optional(),
+      /** spsaEps for SPSA/ES, lrSigma for LR; log-uniform over a range, or a choice. */
+      eps: dimension(lrValue).optional(),
+      /** Integer-uniform over [min, max], or a choice. */
+      budget: dimension(budgetValue).optional(),
+      allocator: z.array(z.enum(ALLOCATORS)).min(1).max(4).optional(),
+      /** Run seeds: integer-uniform over [min, max], or a choice. */
+      seed: dimension(seedValue).optional(),
+    })
+    .refine((r) => DIMENSIONS.some((k) => r[k] !== undefined), {
+      message: 'declare at least one of lr, eps, budget, allocator, seed (else every trial is the same run)',
+    }),
+});
+
+const sweepArgs = z.discriminatedUnion('kind', [gridSweep, randomSweep]);
+
 export type CreateSweepArgs = z.input<typeof sweepArgs>;
+export type RandomSpace = z.output<typeof randomSweep>['random'];
 
 export interface SweepPoint {
   lr?: number;
   eps?: number;
   budget?: number;
-  allocator?: 'uniform' | 'flops' | 'neyman' | 'bernoulli';
+  allocator?: (typeof ALLOCATORS)[number];
   seed?: number;
 }
 
 export interface Sweep {
   name: string;
   tag: string;
+  kind: 'grid' | 'random';
   points: SweepPoint[];
   runs: Run[];
 }
@@ -60,6 +125,36 @@ export function gridPoints(grid: { [K in keyof SweepPoint]?: SweepPoint[K][] }):
     const values = grid[key];
     if (!values) continue;
     points = points.flatMap((p) => values.map((v) => ({ ...p, [key]: v })));
+  }
+  return points;
+}
+
+/** Rounds a drawn rate to 4 significant digits (readable names, exact JSON), kept inside its range. */
+function round4(x: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, Number(x.toPrecision(4))));
+}
+
+/** Trial t's point: each declared dimension drawn from its own stream (see the header). */
+export function randomPoints(space: RandomSpace): SweepPoint[] {
+  const points: SweepPoint[] = [];
+  for (let t = 0; t < space.trials; t++) {
+    const point: SweepPoint = {};
+    DIMENSIONS.forEach((key, k) => {
+      const dim = space[key];
+      if (dim === undefined) return;
+      const rng = new Rng(deriveSeed(space.sweepSeed, RANDOM_TAG, t, k));
+      if (Array.isArray(dim)) {
+        (point as Record<string, unknown>)[key] = dim[uniformInt(rng, dim.length)];
+      } else if (key === 'lr' || key === 'eps') {
+        // Log-uniform: rates matter by order of magnitude, so each decade gets the same share of trials.
+        const lo = Math.log(dim.min);
+        const x = Math.exp(lo + rng.nextFloat() * (Math.log(dim.max) - lo));
+        point[key] = round4(x, dim.min, dim.max);
+      } else {
+        point[key as 'budget' | 'seed'] = dim.min + uniformInt(rng, dim.max - dim.min + 1);
+      }
+    });
+    points.push(point);
   }
   return points;
 }
@@ -85,14 +180,17 @@ export async function createSweep(ctx: AppContext, args: CreateSweepArgs): Promi
   const a = parseArgs('sweep/create', sweepArgs, args);
   const name = a.name ?? `sweep-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
   const tag = `sweep:${name}`;
-  const points = gridPoints(a.grid);
+  const kind = a.kind ?? 'grid';
+  const points = a.kind === 'random' ? randomPoints(a.random) : gridPoints(a.grid);
   if (points.length > MAX_RUNS) {
     throw new InvalidConfigError([new ConfigError('grid', `${points.length} runs; at most ${MAX_RUNS}`)]);
   }
   const base = applyPreset(a.preset, a.base) as RunSpecInput;
-  const specs = points.map((p) => {
+  const specs = points.map((p, i) => {
     const spec = pointSpec(base, p) as RunSpecInput;
-    return { ...spec, name: `${name} ${pointLabel(p)}`.trim(), tags: [...(spec.tags ?? []), tag] };
+    // Random trials may repeat a point; the trial number keeps their names apart.
+    const label = kind === 'random' ? `#${i + 1} ${pointLabel(p)}` : pointLabel(p);
+    return { ...spec, name: `${name} ${label}`.trim(), tags: [...(spec.tags ?? []), tag] };
   });
   // All or nothing: a bad value in one combination names the combination and the field.
   const problems: ConfigError[] = [];
@@ -109,5 +207,5 @@ export async function createSweep(ctx: AppContext, args: CreateSweepArgs): Promi
   if (problems.length > 0) throw new InvalidConfigError(problems);
   const runs: Run[] = [];
   for (const spec of specs) runs.push(await createRun(ctx, { spec, start: a.start }));
-  return { name, tag, points, runs };
+  return { name, tag, kind, points, runs };
 }

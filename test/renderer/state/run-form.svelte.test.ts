@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { HandlerArgs, HandlerResult } from '../../../app/contract.ts';
 import { RunForm } from '../../../renderer/src/lib/state/run-form.svelte.ts';
 import { settle, testBridge } from '../bridge.ts';
-import { dataset, model, runSummary } from '../fixtures.ts';
+import { dataset, model, runSummary, systemInfo } from '../fixtures.ts';
 
 function bridge(
   validate: (
@@ -24,9 +24,42 @@ function bridge(
     ],
     'dataset/list': () => [dataset()],
     'model/list': () => [model({ id: 3 })],
-    'run/list': () => [
-      runSummary({ id: 1, stats: { ...runSummary({ id: 1 }).stats, forwardRows: 10_000, wallMs: 5000 } }),
-    ],
+    // Measured by system/info on recent completed runs: the head-mode LR rate of model 3 is the one that fits.
+    'system/info': () =>
+      systemInfo({
+        throughput: [
+          {
+            provider: 'cpu',
+            modelId: 3,
+            mode: 'lora',
+            estimator: 'spsa',
+            rowsPerSecond: 500,
+            queriesPerSecond: 200,
+            runs: 1,
+            finishedAt: 3,
+          },
+          {
+            provider: 'cpu',
+            modelId: 3,
+            mode: 'head',
+            estimator: 'spsa',
+            rowsPerSecond: 2000,
+            queriesPerSecond: 900,
+            runs: 2,
+            finishedAt: 2,
+          },
+          {
+            provider: 'cpu',
+            modelId: 9,
+            mode: 'head',
+            estimator: 'spsa',
+            rowsPerSecond: 7000,
+            queriesPerSecond: 3000,
+            runs: 4,
+            finishedAt: 1,
+          },
+        ],
+      }),
     'run/validate': validate,
   });
 }
@@ -41,6 +74,7 @@ describe('RunForm', () => {
     expect(form.modelId).toBe(3);
     expect(form.datasetVersionId).toBe('a'.repeat(64));
     expect(form.rowsPerSecond).toBe(2000);
+    expect(form.measured?.basis).toBe('2 recent runs of this model, head mode, spsa on cpu');
     form.budgetPerSample = 10;
     form.batchSize = 32;
     form.estimator = 'spsa';
@@ -52,6 +86,12 @@ describe('RunForm', () => {
     expect(cost.estimatedMs).toBeCloseTo((12 * 672 * 1000) / 2000, 6);
     form.kShot = 2;
     expect(form.trainSize).toBe(10); // 2 per class × 5 classes
+    // Another mode is another rate: LoRA's own measurement, never the head's.
+    form.modeKind = 'lora';
+    expect(form.rowsPerSecond).toBe(500);
+    form.modeKind = 'vpt';
+    expect(form.rowsPerSecond).toBeNull();
+    expect(form.cost.estimatedMs).toBeNull();
   });
 
   it('evaluates on the test split when the dataset has no validation split', async () => {
@@ -141,8 +181,11 @@ describe('RunForm', () => {
       'sweep/create': (args) => ({
         name: 's',
         tag: 'sweep:s',
+        kind: 'grid',
         points: [],
-        runs: (args.grid.seed ?? []).map((seed, i) => runSummary({ id: 20 + i, seed })),
+        runs: ('grid' in args ? (args.grid.seed ?? []) : []).map((seed, i) =>
+          runSummary({ id: 20 + i, seed }),
+        ),
       }),
     });
     const form = new RunForm(b);

@@ -1,0 +1,161 @@
+// Sweeps over a real workspace (SQLite file, bundled model and dataset): grid and random search expand into queued
+// runs tagged with the sweep; random trials are a pure function of the sweep seed; bad fields are all named.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { InvalidArgumentsError } from '../../../app/use-cases/validate.ts';
+import { listRuns } from '../../../app/use-cases/runs.ts';
+import { createSweep, randomPoints } from '../../../app/use-cases/sweeps.ts';
+import { testWorkspace, type TestWorkspace } from '../runs/helpers.ts';
+
+let ws: TestWorkspace;
+beforeAll(async () => {
+  ws = await testWorkspace();
+});
+afterAll(async () => {
+  await ws.dispose();
+});
+
+const space = {
+  trials: 4,
+  sweepSeed: 7,
+  lr: { min: 1e-4, max: 1e-1 },
+  eps: { min: 1e-3, max: 1e-1 },
+  budget: { min: 2, max: 16 },
+  allocator: ['uniform', 'flops'] as ('uniform' | 'flops')[],
+  seed: [0, 1, 2],
+};
+
+describe('random sweeps', () => {
+  it('draws the same trials for the same sweep seed (exact values)', () => {
+    const points = randomPoints(space);
+    expect(points).toEqual([
+      { lr: 0.08467, eps: 0.003617, budget: 13, allocator: 'uniform', seed: 2 },
+      { lr: 0.03353, eps: 0.001472, budget: 6, allocator: 'flops', seed: 0 },
+      { lr: 0.08564, eps: 0.007945, budget: 4, allocator: 'flops', seed: 2 },
+      { lr: 0.02938, eps: 0.004601, budget: 10, allocator: 'uniform', seed: 0 },
+    ]);
+    expect(randomPoints(space)).toEqual(points);
+    // Another sweep seed gives other trials; a longer sweep starts with the shorter one's trials.
+    expect(randomPoints({ ...space, sweepSeed: 8 })[0]).not.toEqual(points[0]);
+    expect(randomPoints({ ...space, trials: 10 }).slice(0, 4)).toEqual(points);
+    // Dropping a dimension leaves the others' values where they were.
+    const noEps = randomPoints({ ...space, eps: undefined });
+    expect(noEps.map((p) => p.lr)).toEqual(points.map((p) => p.lr));
+  });
+
+  it('is log-uniform for rates and integer-uniform for budgets', () => {
+    const points = randomPoints({
+      trials: 3000,
+      sweepSeed: 1,
+      lr: { min: 1e-4, max: 1e-1 },
+      budget: { min: 2, max: 4 },
+    });
+    const decades = [0, 0, 0];
+    const budgets = [0, 0, 0];
+    for (const p of points) {
+      expect(p.lr).toBeGreaterThanOrEqual(1e-4);
+      expect(p.lr).toBeLessThanOrEqual(1e-1);
+      decades[Math.min(2, Math.floor(Math.log10(p.lr!) + 4))]! += 1;
+      budgets[p.budget! - 2]! += 1;
+    }
+    // Each decade and each budget gets a third of 3000, within 3 standard deviations (~77).
+    for (const n of [...decades, ...budgets]) expect(Math.abs(n - 1000)).toBeLessThan(80);
+    expect(decades).toEqual([996, 1008, 996]);
+    expect(budgets).toEqual([961, 1015, 1024]);
+  });
+
+  it('creates one queued run per trial, tagged with the sweep, with the drawn values in its config', async () => {
+    const sweep = await createSweep(ws.ctx, {
+      kind: 'random',
+      base: ws.spec({ estimator: 'spsa' }),
+      name: 'rs7',
+      start: false,
+      random: space,
+    });
+    expect(sweep.kind).toBe('random');
+    expect(sweep.tag).toBe('sweep:rs7');
+    expect(sweep.points).toEqual(randomPoints(space));
+    expect(sweep.runs.map((r) => r.status)).toEqual(['queued', 'queued', 'queued', 'queued']);
+    expect(sweep.runs[0]!.name).toBe('rs7 #1 lr=0.08467 eps=0.003617 budget=13 allocator=uniform seed=2');
+    const train = sweep.runs.map(
+      (r) =>
+        (
+          r.resolvedConfig as {
+            train: { optimizer: { lr: number }; spsaEps: number; budgetPerSample: number };
+          }
+        ).train,
+    );
+    // The base spec uses SPSA, so eps lands on spsaEps.
+    expect(train.map((t) => [t.optimizer.lr, t.spsaEps, t.budgetPerSample])).toEqual([
+      [0.08467, 0.003617, 13],
+      [0.03353, 0.001472, 6],
+      [0.08564, 0.007945, 4],
+      [0.02938, 0.004601, 10],
+    ]);
+    expect(sweep.runs.map((r) => r.seed)).toEqual([2, 0, 2, 0]);
+    const tagged = await listRuns(ws.ctx, { tag: 'sweep:rs7' });
+    expect(tagged.map((r) => r.id).sort()).toEqual(sweep.runs.map((r) => r.id).sort());
+  });
+
+  it('names every bad field and creates nothing', async () => {
+    const before = (await listRuns(ws.ctx, {})).length;
+    const error = await createSweep(ws.ctx, {
+      kind: 'random',
+      base: ws.spec(),
+      start: false,
+      random: {
+        trials: 0,
+        lr: { min: -1, max: 0.1 },
+        eps: { min: 0.1, max: 0.01 },
+        budget: { min: 2.5, max: 4 },
+        allocator: ['sideways' as 'flops'],
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentsError);
+    expect((error as InvalidArgumentsError).issues.map((i) => i.field)).toEqual([
+      'random.trials',
+      'random.lr.min',
+      'random.eps.max',
+      'random.budget.min',
+      'random.allocator.0',
+    ]);
+    const empty = await createSweep(ws.ctx, { kind: 'random', base: ws.spec(), random: { trials: 3 } }).catch(
+      (e: unknown) => e,
+    );
+    expect((empty as InvalidArgumentsError).issues).toEqual([
+      { field: 'random', message: expect.stringMatching(/at least one of lr, eps/) as unknown as string },
+    ]);
+    expect((await listRuns(ws.ctx, {})).length).toBe(before);
+  });
+
+  it('refuses the whole sweep when one trial is invalid for the estimator, naming trial and field', async () => {
+    const before = (await listRuns(ws.ctx, {})).length;
+    // LR queries come in antithetic pairs, so the odd budget of trial 1 (13) is refused; eps lands on lrSigma.
+    const error = await createSweep(ws.ctx, {
+      kind: 'random',
+      base: ws.spec(),
+      start: false,
+      random: space,
+    }).catch((e: unknown) => e);
+    expect((error as { issues: { field: string }[] }).issues.map((i) => i.field)).toEqual([
+      'runs[0] (lr=0.08467 eps=0.003617 budget=13 allocator=uniform seed=2).train.budgetPerSample',
+    ]);
+    expect((await listRuns(ws.ctx, {})).length).toBe(before);
+  });
+
+  it('still expands a grid given without a kind', async () => {
+    const sweep = await createSweep(ws.ctx, {
+      base: ws.spec(),
+      name: 'g',
+      start: false,
+      grid: { lr: [0.01, 0.03], allocator: ['uniform', 'flops'] },
+    });
+    expect(sweep.kind).toBe('grid');
+    expect(sweep.points).toEqual([
+      { allocator: 'uniform', lr: 0.01 },
+      { allocator: 'uniform', lr: 0.03 },
+      { allocator: 'flops', lr: 0.01 },
+      { allocator: 'flops', lr: 0.03 },
+    ]);
+  });
+});
