@@ -6,6 +6,7 @@ import type { EventName, Events } from './contract.ts';
 import type { ProviderName } from '../engine/onnx/session.ts';
 import { listRuns } from './db/runs.ts';
 import { RunQueue } from './runs/queue.ts';
+import { loadSettings, type SettingKey } from './use-cases/settings.ts';
 import { openWorkspace, type Workspace } from './workspace.ts';
 
 /** A typed event bus. A listener that throws is reported and never breaks the emitter or other listeners. */
@@ -47,12 +48,18 @@ export interface AppContext {
   workspace: Workspace;
   queue: RunQueue;
   events: AppEvents;
+  /**
+   * Settings a startup option fixes for this session over the stored value (`--threads`, `--concurrency`);
+   * `settings/set` removes the fields it changes. Absent in contexts that are not built by createAppContext.
+   */
+  overrides?: Set<SettingKey>;
 }
 
 export interface ContextOptions {
   dataDir: string;
   /** Queue the runs a previous session left 'queued' (the app and `flops serve`; not one-shot CLI commands). */
   startQueued?: boolean;
+  /** These three override the workspace's stored settings (app/use-cases/settings.ts) for this session. */
   concurrency?: Partial<Record<string, number>>;
   providers?: ProviderName[];
   threads?: number;
@@ -67,6 +74,16 @@ export interface OwnedContext extends AppContext {
 export function createAppContext(options: ContextOptions): OwnedContext {
   const workspace = openWorkspace(options.dataDir);
   const events = new AppEvents();
+  // Stored settings first, startup options over them: the CLI, `flops serve` and the app all start from what the
+  // Settings page saved. A stored value this build cannot honour (a provider it lacks) counts as automatic.
+  const stored = loadSettings(workspace.db).settings;
+  const overrides = new Set<SettingKey>();
+  if (options.providers) overrides.add('providers');
+  if (options.threads) overrides.add('threads');
+  if (options.concurrency) overrides.add('concurrency');
+  const providers = options.providers ?? stored.providers ?? undefined;
+  const threads = options.threads ?? stored.threads ?? undefined;
+  const concurrency = options.concurrency ?? stored.concurrency ?? undefined;
   const queue = new RunQueue({
     dbPath: workspace.paths.db,
     db: workspace.db,
@@ -74,9 +91,9 @@ export function createAppContext(options: ContextOptions): OwnedContext {
       progress: (p) => events.emit('run/progress', p),
       status: (s) => events.emit('run/status', s),
     },
-    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-    ...(options.providers ? { providers: options.providers } : {}),
-    ...(options.threads ? { threads: options.threads } : {}),
+    ...(concurrency ? { concurrency } : {}),
+    ...(providers ? { providers } : {}),
+    ...(threads ? { threads } : {}),
     ...(options.stopGraceMs ? { stopGraceMs: options.stopGraceMs } : {}),
   });
   if (options.startQueued) {
@@ -89,6 +106,7 @@ export function createAppContext(options: ContextOptions): OwnedContext {
     workspace,
     queue,
     events,
+    overrides,
     close: () =>
       (closing ??= queue.close('pause').finally(() => {
         workspace.close();

@@ -8,7 +8,13 @@
 import type { AppContext } from './context.ts';
 import type { RunStatus } from './db/runs.ts';
 import type { RunProgress } from './runs/execute.ts';
-import type { datasetSamples, getDataset, importDataset, listDatasets } from './use-cases/datasets.ts';
+import type {
+  datasetSamples,
+  getDataset,
+  importDataset,
+  listDatasets,
+  splitDataset,
+} from './use-cases/datasets.ts';
 import type { exportModel } from './use-cases/export-model.ts';
 import type { importModel, listModels, modelModes } from './use-cases/models.ts';
 import type {
@@ -29,6 +35,7 @@ import type {
   tagRun,
   validateRun,
 } from './use-cases/runs.ts';
+import type { getSettings, setSettings } from './use-cases/settings.ts';
 import type { createSweep } from './use-cases/sweeps.ts';
 import type { ensureBundled, systemInfo } from './use-cases/system.ts';
 
@@ -39,6 +46,8 @@ export interface UseCases {
   'dataset/get': typeof getDataset;
   /** A page of PNG thumbnails from the cache, optionally of one split and class. */
   'dataset/samples': typeof datasetSamples;
+  /** A new version of the same images with another stratified split (shared cache, its own id). */
+  'dataset/split': typeof splitDataset;
   'model/import': typeof importModel;
   'model/list': typeof listModels;
   /** Trainable parameter counts per mode. */
@@ -70,14 +79,43 @@ export interface UseCases {
   'system/info': typeof systemInfo;
   /** Registers the bundled demo model and dataset. */
   'system/bundled': typeof ensureBundled;
+  /** Stored and effective provider order, threads and concurrency; the provider that ran the last run. */
+  'settings/get': typeof getSettings;
+  /** Stores and applies them (null: automatic); every bad field is named. */
+  'settings/set': typeof setSettings;
 }
+
+/** A native open dialog's options (main/dialogs.ts validates them with zod). */
+export interface OpenDialogArgs {
+  title?: string;
+  defaultPath?: string;
+}
+export interface OpenFileDialogArgs extends OpenDialogArgs {
+  filters?: { name: string; extensions: string[] }[];
+}
+/** Whether this transport can show native dialogs; when not, `reason` says why (the UI shows a path field). */
+export type DialogAvailability = { available: true } | { available: false; reason: string };
+/** The chosen path (null: the user cancelled), or why no dialog can be shown here. */
+export type DialogResult = { available: true; path: string | null } | { available: false; reason: string };
+
+/**
+ * Handlers the shell answers itself rather than app/'s use cases: Electron's main process shows native dialogs
+ * (main/dialogs.ts); `flops serve` answers that a browser has none (app/server), so the renderer feature-detects
+ * with `dialog/available` and never calls a handler that cannot work.
+ */
+export interface ShellHandlers {
+  'dialog/available': (args: Record<string, never>) => Promise<DialogAvailability>;
+  'dialog/open-folder': (args: OpenDialogArgs) => Promise<DialogResult>;
+  'dialog/open-file': (args: OpenFileDialogArgs) => Promise<DialogResult>;
+}
+export type ShellHandlerName = keyof ShellHandlers;
 
 /** A use case as a transport exposes it: the context is bound, one argument object remains. */
 type Bound<F> = F extends (ctx: AppContext, args: infer A) => Promise<infer R>
   ? (args: A) => Promise<R>
   : never;
 
-export type Handlers = { [K in keyof UseCases]: Bound<UseCases[K]> };
+export type Handlers = { [K in keyof UseCases]: Bound<UseCases[K]> } & ShellHandlers;
 export type HandlerName = keyof Handlers;
 export type HandlerArgs<K extends HandlerName> = Parameters<Handlers[K]>[0];
 export type HandlerResult<K extends HandlerName> = Awaited<ReturnType<Handlers[K]>>;

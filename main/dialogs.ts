@@ -1,10 +1,19 @@
-// Native open dialogs, the two handlers main answers itself (everything else is relayed to the app core):
-// 'dialog/open-folder' (an image folder to import) and 'dialog/open-file' (a model, a CSV manifest, an IDX file).
+// Native open dialogs, the handlers main answers itself (everything else is relayed to the app core):
+// 'dialog/open-folder' (an image folder to import), 'dialog/open-file' (a model, a CSV manifest, an IDX file) and
+// 'dialog/available', which the renderer asks first (flops serve answers it with "not available"; app/contract.ts's
+// ShellHandlers types all three for both transports).
 // They register through the same IPC wrapper, so the same sender checks apply; the argument is validated here
 // with zod, as the core's use cases validate theirs.
 import { BrowserWindow, dialog, type IpcMainInvokeEvent, type OpenDialogOptions } from 'electron';
 import { z } from 'zod';
 
+import type {
+  DialogAvailability,
+  DialogResult,
+  OpenDialogArgs,
+  OpenFileDialogArgs,
+  ShellHandlers,
+} from '../app/contract.ts';
 import type { IpcApi } from './ipc.ts';
 
 /** One bad field, as app/use-cases/validate.ts reports them. */
@@ -46,12 +55,13 @@ const openFileArgs = z
   })
   .strict();
 
-export type OpenFolderArgs = z.input<typeof openFolderArgs>;
-export type OpenFileArgs = z.input<typeof openFileArgs>;
-/** `path` is null when the user cancelled. */
-export interface DialogResult {
-  path: string | null;
-}
+// The schemas accept exactly the contract's argument types (checked here, so the two cannot drift apart).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemasMatchContract: [
+  Same<z.input<typeof openFolderArgs>, OpenDialogArgs>,
+  Same<z.input<typeof openFileArgs>, OpenFileDialogArgs>,
+] = [true, true];
+void schemasMatchContract;
 
 function parse<S extends z.ZodType>(handler: string, schema: S, args: unknown): z.output<S> {
   const parsed = schema.safeParse(args ?? {});
@@ -66,7 +76,7 @@ async function show(event: IpcMainInvokeEvent, options: OpenDialogOptions): Prom
   // Modal to the asking window; the sender check has already established it is one of ours.
   const win = BrowserWindow.fromWebContents(event.sender);
   const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
-  return { path: result.canceled ? null : (result.filePaths[0] ?? null) };
+  return { available: true, path: result.canceled ? null : (result.filePaths[0] ?? null) };
 }
 
 export function openFolder(args: unknown, event: IpcMainInvokeEvent): Promise<DialogResult> {
@@ -88,13 +98,20 @@ export function openFile(args: unknown, event: IpcMainInvokeEvent): Promise<Dial
   });
 }
 
-/** The main-only handlers, typed for the contract (see docs/packaging.md: they are not app/ use cases). */
-export interface DialogHandlers {
-  'dialog/open-folder': (args: OpenFolderArgs) => Promise<DialogResult>;
-  'dialog/open-file': (args: OpenFileArgs) => Promise<DialogResult>;
+export function dialogsAvailable(args: unknown): Promise<DialogAvailability> {
+  parse('dialog/available', z.object({}).strict(), args);
+  return Promise.resolve({ available: true });
 }
 
+/** The main-only handlers, typed by the contract's ShellHandlers (docs/packaging.md: they are not app/ use cases). */
+const handlers = {
+  'dialog/available': dialogsAvailable,
+  'dialog/open-folder': openFolder,
+  'dialog/open-file': openFile,
+} satisfies {
+  [K in keyof ShellHandlers]: (args: unknown, event: IpcMainInvokeEvent) => ReturnType<ShellHandlers[K]>;
+};
+
 export function setupDialogs(ipc: IpcApi): void {
-  ipc.handle('dialog/open-folder', openFolder);
-  ipc.handle('dialog/open-file', openFile);
+  for (const [name, handler] of Object.entries(handlers)) ipc.handle(name, handler);
 }

@@ -22,6 +22,7 @@ import {
   addSpecOptions,
   number,
   numberList,
+  numberRange,
   specInput,
   stringList,
   type SpecFlags,
@@ -334,6 +335,41 @@ export function buildProgram(): Command {
         );
       }),
     );
+  datasets
+    .command('split <id>')
+    .description('a new version of the same images with another stratified split (no decoding)')
+    .option('--val <x>', 'fraction of every class for validation (default 0.1)', number)
+    .option('--test <x>', 'fraction of every class for test (default 0.1)', number)
+    .option('--seed <n>', 'split seed (default 0)', number)
+    .option('--keep-test', "keep the version's test images; re-draw val from the others")
+    .option('--name <name>', "dataset name of the new version (default: the version's)")
+    .action(
+      (id: string, o: { val?: number; test?: number; seed?: number; keepTest?: boolean; name?: string }) =>
+        withContext(g(), async (ctx) => {
+          const d = await call(ctx, 'dataset/split', {
+            id,
+            ...(o.val !== undefined ? { val: o.val } : {}),
+            ...(o.test !== undefined ? { test: o.test } : {}),
+            ...(o.seed !== undefined ? { seed: o.seed } : {}),
+            ...(o.keepTest ? { keepTest: true } : {}),
+            ...(o.name ? { name: o.name } : {}),
+          });
+          if (g().json) return out(json(d));
+          const counts = (d.splitCounts as { counts?: Record<string, number> }).counts ?? {};
+          out(
+            keyValues([
+              ['dataset', `${d.name}  ${d.id}`],
+              ['from', String((d.source as { resplitOf?: string }).resplitOf ?? '-')],
+              [
+                'splits',
+                Object.entries(counts)
+                  .map(([k, v]) => `${k} ${v}`)
+                  .join(', '),
+              ],
+            ]),
+          );
+        }),
+    );
 
   // models
   const models = program.command('models').description('register and inspect models');
@@ -601,13 +637,25 @@ export function buildProgram(): Command {
   addSpecOptions(
     program
       .command('sweep')
-      .description('a grid over lr, eps, budget, allocator and seed; runs queued one by one'),
+      .description(
+        'a grid (or --random N trials) over lr, eps, budget, allocator and seed; runs queued one by one',
+      ),
   )
-    .option('--lrs <list>', 'learning rates, comma-separated', numberList)
+    .option(
+      '--lrs <list>',
+      'learning rates, comma-separated (with --random: values to choose from)',
+      numberList,
+    )
     .option('--epss <list>', 'perturbation scales (spsaEps, or lrSigma for LR)', numberList)
     .option('--budgets <list>', 'queries per sample per step', numberList)
     .option('--allocators <list>', 'allocators (uniform, flops, neyman, bernoulli)', stringList)
     .option('--seeds <list>', 'seeds', numberList)
+    .option('--random <n>', 'random search: n trials drawn from the ranges and lists (else a grid)', number)
+    .option('--lr-range <min:max>', 'random: learning rate, log-uniform', numberRange)
+    .option('--eps-range <min:max>', 'random: spsaEps (lrSigma for LR), log-uniform', numberRange)
+    .option('--budget-range <min:max>', 'random: queries per sample, integer-uniform', numberRange)
+    .option('--seed-range <min:max>', 'random: run seeds, integer-uniform', numberRange)
+    .option('--sweep-seed <n>', 'random: the seed the trials are drawn with (default 0)', number)
     .option('--sweep-name <name>', 'names the runs and their sweep:<name> tag')
     .action(
       (
@@ -617,23 +665,58 @@ export function buildProgram(): Command {
           budgets?: number[];
           allocators?: string[];
           seeds?: number[];
+          random?: number;
+          lrRange?: { min: number; max: number };
+          epsRange?: { min: number; max: number };
+          budgetRange?: { min: number; max: number };
+          seedRange?: { min: number; max: number };
+          sweepSeed?: number;
           sweepName?: string;
         },
       ) =>
         withContext(g(), async (ctx) => {
+          const ranges = { lrRange: f.lrRange, epsRange: f.epsRange, budgetRange: f.budgetRange };
+          const rangeFlags = Object.entries({ ...ranges, seedRange: f.seedRange, sweepSeed: f.sweepSeed })
+            .filter(([, v]) => v !== undefined)
+            .map(([k]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+          if (f.random === undefined && rangeFlags.length > 0) {
+            throw new UsageError(`${rangeFlags.join(', ')} need --random <n>`);
+          }
           const base = await buildSpec(ctx, f);
-          const sweep = await call(ctx, 'sweep/create', {
+          const common = {
             base,
             ...(f.preset ? { preset: f.preset } : {}),
-            grid: {
-              ...(f.lrs ? { lr: f.lrs } : {}),
-              ...(f.epss ? { eps: f.epss } : {}),
-              ...(f.budgets ? { budget: f.budgets } : {}),
-              ...(f.allocators ? { allocator: f.allocators } : {}),
-              ...(f.seeds ? { seed: f.seeds } : {}),
-            },
             ...(f.sweepName ? { name: f.sweepName } : {}),
-          } as HandlerArgs<'sweep/create'>);
+          };
+          // In a random sweep a list is a choice and a range wins over a list of the same dimension.
+          const sweep = await call(
+            ctx,
+            'sweep/create',
+            (f.random !== undefined
+              ? {
+                  ...common,
+                  kind: 'random',
+                  random: {
+                    trials: f.random,
+                    ...(f.sweepSeed !== undefined ? { sweepSeed: f.sweepSeed } : {}),
+                    ...((f.lrRange ?? f.lrs) ? { lr: f.lrRange ?? f.lrs } : {}),
+                    ...((f.epsRange ?? f.epss) ? { eps: f.epsRange ?? f.epss } : {}),
+                    ...((f.budgetRange ?? f.budgets) ? { budget: f.budgetRange ?? f.budgets } : {}),
+                    ...(f.allocators ? { allocator: f.allocators } : {}),
+                    ...((f.seedRange ?? f.seeds) ? { seed: f.seedRange ?? f.seeds } : {}),
+                  },
+                }
+              : {
+                  ...common,
+                  grid: {
+                    ...(f.lrs ? { lr: f.lrs } : {}),
+                    ...(f.epss ? { eps: f.epss } : {}),
+                    ...(f.budgets ? { budget: f.budgets } : {}),
+                    ...(f.allocators ? { allocator: f.allocators } : {}),
+                    ...(f.seeds ? { seed: f.seeds } : {}),
+                  },
+                }) as HandlerArgs<'sweep/create'>,
+          );
           note(`sweep ${sweep.name}: ${sweep.runs.length} runs, tag ${sweep.tag}`, g());
           for (const [i, run] of sweep.runs.entries()) {
             const stop = await followRun(ctx, run.id, {
@@ -653,7 +736,10 @@ export function buildProgram(): Command {
           const comparison = await call(ctx, 'run/compare', { ids: sweep.runs.map((r) => r.id) });
           if (g().json)
             return out(
-              json({ sweep: { name: sweep.name, tag: sweep.tag, points: sweep.points }, comparison }),
+              json({
+                sweep: { name: sweep.name, tag: sweep.tag, kind: sweep.kind, points: sweep.points },
+                comparison,
+              }),
             );
           out(compareTable(comparison));
         }),
@@ -665,9 +751,9 @@ export function buildProgram(): Command {
     .description('serve the UI and the API on 127.0.0.1 with a random token')
     .option('--port <n>', 'port (default: a free one)', number, 0)
     .option('--host <host>', 'only 127.0.0.1 is allowed', '127.0.0.1')
-    .option('--concurrency <n>', 'runs training at once', number, 1)
+    .option('--concurrency <n>', 'runs training at once per device (default: the stored setting, else 1)', number)
     .option('--renderer <dir>', 'built renderer folder (default: dist/renderer)')
-    .action(async (o: { port: number; host: string; concurrency: number; renderer?: string }) => {
+    .action(async (o: { port: number; host: string; concurrency?: number; renderer?: string }) => {
       if (o.host !== '127.0.0.1')
         throw new UsageError(`flops serve binds 127.0.0.1 only (got --host ${o.host})`);
       const { startServer } = await import('../server/index.ts');
@@ -675,7 +761,10 @@ export function buildProgram(): Command {
       const ctx = createAppContext({
         dataDir: g().dataDir ?? defaultDataDir(),
         startQueued: true,
-        concurrency: { cpu: o.concurrency, cuda: o.concurrency, dml: o.concurrency, coreml: o.concurrency },
+        // Only a given flag overrides the stored setting (settings/set) for this session.
+        ...(o.concurrency !== undefined && {
+          concurrency: { cpu: o.concurrency, cuda: o.concurrency, dml: o.concurrency, coreml: o.concurrency },
+        }),
       });
       let server: Awaited<ReturnType<typeof startServer>>;
       try {

@@ -14,6 +14,7 @@ import {
 } from '../../engine/train.ts';
 import { latestCheckpoint, type Checkpoint as StoredCheckpoint } from '../db/checkpoints.ts';
 import { getDatasetVersion } from '../db/datasets.ts';
+import { RunStateError } from '../db/errors.ts';
 import { getModel } from '../db/models.ts';
 import type { WritableDb } from '../db/open.ts';
 import { prepareResume } from '../db/resume.ts';
@@ -33,6 +34,8 @@ export interface RunProgress {
   forwardRows: number;
   varianceEstimate: number;
   wallMs: number;
+  /** Clean top-1 accuracy of this step's batch (null when the problem does not report one). */
+  accuracy: number | null;
   counts: number[];
   losses: number[];
   allocator: Record<string, number>;
@@ -44,6 +47,12 @@ export interface ExecuteOptions {
   onProgress?: (p: RunProgress) => void;
   providers?: readonly ProviderName[];
   threads?: number;
+  /**
+   * The caller already moved the run to 'running' under this process's pid (the queue does, in its own connection,
+   * so that the store says 'running' before anyone is told so; it resumes interrupted runs with prepareResume).
+   * The run then continues from its latest checkpoint if it has one.
+   */
+  claimed?: boolean;
   /** Checkpoint every k steps when the config does not say (crash safety); default 50. */
   defaultCheckpointEvery?: number;
 }
@@ -109,7 +118,13 @@ export async function executeRun(
   const pid = process.pid;
   const before = requireRun(db, runId);
   let resumeFrom: EngineCheckpoint | undefined;
-  if (before.status === 'interrupted') {
+  if (options.claimed) {
+    if (before.status !== 'running' || before.pid !== pid) {
+      throw new RunStateError(runId, `${before.status} (pid ${before.pid ?? 'none'})`, 'running');
+    }
+    const saved = latestCheckpoint(db, runId);
+    resumeFrom = saved && toEngineCheckpoint(saved);
+  } else if (before.status === 'interrupted') {
     const point = prepareResume(db, runId, { pid });
     resumeFrom = point.checkpoint && toEngineCheckpoint(point.checkpoint);
   } else {
@@ -151,6 +166,7 @@ export async function executeRun(
       modelDir: model.path,
       datasetCachePath: dataset.cachePath,
       mode: spec.mode,
+      estimator: spec.train.estimator,
       seed: spec.train.seed,
       evalSplit: spec.evalSplit,
       kShot: spec.kShot,
@@ -215,6 +231,7 @@ export async function executeRun(
           forwardRows: event.forwardRows,
           varianceEstimate: event.varianceEstimate,
           wallMs: event.wallMs,
+          accuracy: event.accuracy,
           counts: Array.from(event.counts),
           losses: Array.from(event.losses),
           allocator: event.allocator,

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import type { ProviderName } from '../../engine/onnx/session.ts';
 import { runInWorker, type WorkerJob } from '../../engine/worker/host.ts';
 import { RunStateError } from '../db/errors.ts';
+import { insertEvent } from '../db/events.ts';
 import type { WritableDb } from '../db/open.ts';
+import { prepareResume } from '../db/resume.ts';
 import { requireRun, transitionRun, type Run, type RunStatus } from '../db/runs.ts';
 import { defaultProviders } from '../providers.ts';
 import type { RunOutcome, RunProgress } from './execute.ts';
@@ -55,6 +57,14 @@ export interface QueueOptions {
   workerEntry?: URL;
 }
 
+/** What the queue gives the runs it starts from now on (QueueOptions' three fields, changeable at run time). */
+export interface QueueConfig {
+  providers: ProviderName[];
+  /** null: automatic (the cores divided among a CPU device's concurrent runs, else ORT's default). */
+  threads: number | null;
+  concurrency: Partial<Record<string, number>>;
+}
+
 interface Active {
   runId: number;
   device: string;
@@ -71,7 +81,9 @@ const DEFAULT_ENTRY = new URL(`./worker-entry${extname(fileURLToPath(import.meta
 
 export class RunQueue {
   readonly #opts: QueueOptions;
-  readonly #providers: ProviderName[];
+  #providers: ProviderName[];
+  #threads: number | null;
+  #concurrency: Partial<Record<string, number>>;
   readonly #waiting: number[] = [];
   readonly #active = new Map<number, Active>();
   readonly #waiters = new Map<number, ((stop: RunStop) => void)[]>();
@@ -81,6 +93,27 @@ export class RunQueue {
   constructor(options: QueueOptions) {
     this.#opts = options;
     this.#providers = options.providers ?? defaultProviders();
+    this.#threads = options.threads ?? null;
+    this.#concurrency = { ...options.concurrency };
+  }
+
+  /** The providers, threads and per-device concurrency runs started from now on get. */
+  get config(): QueueConfig {
+    return { providers: [...this.#providers], threads: this.#threads, concurrency: { ...this.#concurrency } };
+  }
+
+  /**
+   * Changes what runs started from now on get (the Settings page, `settings/set`). Runs already training keep the
+   * providers and threads they started with; a larger concurrency starts waiting runs at once.
+   */
+  configure(patch: Partial<QueueConfig>): void {
+    if (patch.providers) {
+      if (patch.providers.length === 0) throw new TypeError('the queue needs at least one provider');
+      this.#providers = [...patch.providers];
+    }
+    if (patch.threads !== undefined) this.#threads = patch.threads;
+    if (patch.concurrency) this.#concurrency = { ...patch.concurrency };
+    this.#pump();
   }
 
   /** The device runs are charged to: the first provider asked for. */
@@ -209,7 +242,7 @@ export class RunQueue {
   }
 
   #slots(device: string): number {
-    return Math.max(1, this.#opts.concurrency?.[device] ?? 1);
+    return Math.max(1, this.#concurrency[device] ?? 1);
   }
 
   #pump(): void {
@@ -233,13 +266,38 @@ export class RunQueue {
   #start(runId: number, device: string): void {
     const slots = this.#slots(device);
     const threads =
-      this.#opts.threads ??
+      this.#threads ??
       (device === 'cpu' && slots > 1 ? Math.max(1, Math.floor(availableParallelism() / slots)) : undefined);
+    const providers = [...this.#providers];
+    // The store says 'running' before anyone is told so: a UI that reloads after the status event must never read
+    // 'queued' back. The worker shares this process's pid, so the lease taken here is the worker's (executeRun's
+    // `claimed`). An interrupted run drops its rows past the last checkpoint in the same transaction.
+    try {
+      const run = requireRun(this.#opts.db, runId);
+      if (run.status === 'interrupted') prepareResume(this.#opts.db, runId, { pid: process.pid });
+      else transitionRun(this.#opts.db, runId, 'running', { pid: process.pid });
+    } catch (error) {
+      // Another process took the run first, or its checkpoint is corrupt: it stays as the store says.
+      const status = requireRun(this.#opts.db, runId).status;
+      const message = error instanceof Error ? error.message : String(error);
+      this.#opts.listener?.status?.({ runId, status, error: message });
+      this.#settle({ runId, status, error: message });
+      return;
+    }
+    // What this stint was given, so a run's record says which providers and threads it asked for (the provider
+    // that actually loaded the model is the run's executionProvider, written by the worker).
+    insertEvent(this.#opts.db, {
+      runId,
+      level: 'info',
+      kind: 'run/worker',
+      message: { device, providers, threads: threads ?? null },
+    });
     const pauseFlag = new Int32Array(new SharedArrayBuffer(4));
     const request: RunWorkerRequest = {
       dbPath: this.#opts.dbPath,
       runId,
-      providers: this.#providers,
+      providers,
+      claimed: true,
       pauseFlag: pauseFlag.buffer as SharedArrayBuffer,
       ...(threads ? { threads } : {}),
     };

@@ -11,6 +11,8 @@ export interface RunWorkerRequest {
   runId: number;
   providers?: ProviderName[];
   threads?: number;
+  /** The queue has already moved the run to 'running' under this process's pid (see executeRun's `claimed`). */
+  claimed?: boolean;
   /** Int32Array(1): the queue stores 1 to ask for a pause. A stop comes through the job's own control word. */
   pauseFlag: SharedArrayBuffer;
 }
@@ -45,6 +47,7 @@ defineJob<RunWorkerRequest, RunWorkerEvent, RunWorkerResult>(async (req, ctx) =>
       },
       ...(req.providers ? { providers: req.providers } : {}),
       ...(req.threads ? { threads: req.threads } : {}),
+      ...(req.claimed ? { claimed: true } : {}),
     });
   } finally {
     clearInterval(timer);

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 
 import { WebSocketServer, type WebSocket } from 'ws';
 
+import type { DialogAvailability, DialogResult, ShellHandlerName } from '../contract.ts';
 import type { AppContext } from '../context.ts';
 import { FlopsError } from '../../engine/errors.ts';
 import { invokeHandler, toBridgeError } from '../use-cases/index.ts';
@@ -116,6 +117,23 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+const NO_DIALOGS =
+  'a browser cannot open native file dialogs for this server: type or paste the path (it is read on this machine)';
+
+function isShellHandler(name: string): name is ShellHandlerName {
+  return name === 'dialog/available' || name === 'dialog/open-folder' || name === 'dialog/open-file';
+}
+
+/**
+ * The shell's handlers as a browser gets them: a typed "not available" rather than a 404, so the renderer shows a
+ * path field instead of a Browse button and nothing lands in the console. The arguments are not looked at: no
+ * dialog is shown whatever they say.
+ */
+function browserShell(name: ShellHandlerName): DialogAvailability | DialogResult {
+  void name;
+  return { available: false, reason: NO_DIALOGS };
+}
+
 export async function startServer(ctx: AppContext, options: ServeOptions = {}): Promise<RunningServer> {
   const host = options.host ?? LOOPBACK;
   if (host !== LOOPBACK) {
@@ -171,7 +189,7 @@ export async function startServer(ctx: AppContext, options: ServeOptions = {}): 
     const name = url.pathname.slice('/api/'.length);
     try {
       const args = await readBody(req, maxBody);
-      const result = await invokeHandler(ctx, name, args);
+      const result = isShellHandler(name) ? browserShell(name) : await invokeHandler(ctx, name, args);
       sendJson(res, 200, { result: result ?? null });
     } catch (error) {
       if (error instanceof HttpError) {

@@ -1,10 +1,10 @@
 // The handler table: contract names to use-case functions, checked against the contract so a name cannot be
 // missing, misspelt or bound to the wrong function. Transports (main/'s IPC wrapper, the loopback server) dispatch
 // through invokeHandler and report errors with toBridgeError.
-import type { BridgeErrorData, HandlerName, UseCases } from '../contract.ts';
+import type { BridgeErrorData, UseCases } from '../contract.ts';
 import type { AppContext } from '../context.ts';
 import { FlopsError } from '../../engine/errors.ts';
-import { datasetSamples, getDataset, importDataset, listDatasets } from './datasets.ts';
+import { datasetSamples, getDataset, importDataset, listDatasets, splitDataset } from './datasets.ts';
 import { exportModel } from './export-model.ts';
 import { importModel, listModels, modelModes } from './models.ts';
 import {
@@ -25,6 +25,7 @@ import {
   tagRun,
   validateRun,
 } from './runs.ts';
+import { getSettings, setSettings } from './settings.ts';
 import { createSweep } from './sweeps.ts';
 import { ensureBundled, systemInfo } from './system.ts';
 import { fieldIssues } from './validate.ts';
@@ -34,6 +35,7 @@ export const useCases: UseCases = {
   'dataset/list': listDatasets,
   'dataset/get': getDataset,
   'dataset/samples': datasetSamples,
+  'dataset/split': splitDataset,
   'model/import': importModel,
   'model/list': listModels,
   'model/modes': modelModes,
@@ -57,9 +59,12 @@ export const useCases: UseCases = {
   'sweep/create': createSweep,
   'system/info': systemInfo,
   'system/bundled': ensureBundled,
+  'settings/get': getSettings,
+  'settings/set': setSettings,
 };
 
-export const HANDLER_NAMES = Object.keys(useCases) as HandlerName[];
+/** The app core's handlers (the contract's shell handlers, the native dialogs, are answered by the transports). */
+export const HANDLER_NAMES = Object.keys(useCases) as (keyof UseCases)[];
 
 export class UnknownHandlerError extends FlopsError {
   constructor(readonly handler: string) {
@@ -67,7 +72,7 @@ export class UnknownHandlerError extends FlopsError {
   }
 }
 
-export function isHandlerName(name: string): name is HandlerName {
+export function isHandlerName(name: string): name is keyof UseCases {
   // Own keys only: 'constructor' or '__proto__' must not reach a prototype function.
   return Object.hasOwn(useCases, name);
 }

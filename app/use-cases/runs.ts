@@ -76,13 +76,18 @@ export async function validateRun(ctx: AppContext, args: ValidateRunArgs): Promi
   const model = getModel(db, spec.modelId);
   if (!model) {
     issues.push({ field: 'modelId', message: `model ${spec.modelId} does not exist` });
-  } else if (model.kind !== 'hf-vit') {
+  } else if (model.kind !== 'hf-vit' && model.kind !== 'onnx') {
     issues.push({
       field: 'modelId',
-      message: `model ${model.id} is an ${model.kind} model; training needs a Hugging Face ViT/DeiT folder`,
+      message: `model ${model.id} is an ${model.kind} model; training needs a Hugging Face ViT/DeiT folder or an .onnx classifier`,
     });
   } else if (!existsSync(model.path)) {
     issues.push({ field: 'modelId', message: `model ${model.id} files are missing: ${model.path}` });
+  } else if (model.kind === 'hf-vit' && spec.mode.kind === 'onnx') {
+    issues.push({
+      field: 'mode.kind',
+      message: `model ${model.id} is a ViT folder; 'onnx' is for imported .onnx models`,
+    });
   }
   const dataset = getDatasetVersion(db, spec.datasetVersionId);
   if (!dataset) {
@@ -123,6 +128,29 @@ export async function validateRun(ctx: AppContext, args: ValidateRunArgs): Promi
         });
       }
     }
+  }
+  // An ONNX model: what it trains, its input against the images, its outputs against the classes (onnx-plan.ts).
+  if (model?.kind === 'onnx' && dataset && existsSync(model.path)) {
+    // Loaded on use: it brings protobuf, which ViT-only sessions never need.
+    const { onnxRunIssues } = await import('../runs/onnx-plan.ts');
+    const shape = { height: dataset.height, width: dataset.width, channels: dataset.channels };
+    issues.push(
+      ...(await onnxRunIssues(
+        model.path,
+        spec.mode,
+        { ...shape, classes: dataset.classes.length },
+        spec.train.estimator,
+      )),
+    );
+  }
+  // The engine refuses this too (graph.ts checkLrReach), but only once the run starts; say it at creation.
+  if (model?.kind === 'hf-vit' && spec.mode.kind === 'full' && spec.train.estimator === 'lr') {
+    issues.push({
+      field: 'train.estimator',
+      message:
+        "LR cannot reach the patch embedding, CLS token and position embeddings that 'full' trains " +
+        '(noise enters only at linear, LayerNorm, bias and prompt outputs); use SPSA or another mode',
+    });
   }
   if (spec.mode.kind === 'full' && spec.train.estimator !== 'lr') {
     warnings.push('full fine-tuning with SPSA: the estimator variance grows with the parameter count');

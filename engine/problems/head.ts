@@ -57,6 +57,7 @@ export function createHeadProblem(
     ? new FlatParams(headParamSpecs(p, classes), Float32Array.from(options.init))
     : initHead(p, classes, options.initSeed ?? 0);
   let batch: SoftmaxOracle | undefined;
+  let batchFeatures: LabelledFeatures | undefined; // the same rows, for the batch's top-1 accuracy
   const current = (): SoftmaxOracle => {
     if (!batch) throw new Error('head problem: loadBatch() must come before queries');
     return batch;
@@ -89,10 +90,12 @@ export function createHeadProblem(
         y[r] = train.y[id]!;
       }
       batch = new SoftmaxOracle(x, y, classes);
+      batchFeatures = { x, y };
     },
     async cleanLosses(theta, out) {
       out.set(await headCleanLosses(current(), theta));
-      return { accuracy: null };
+      // B·classes·p multiply-adds again, next to the estimator's n̄ times that: cheap enough to report it.
+      return { accuracy: evaluateHead(theta, batchFeatures!, p, classes).accuracy };
     },
     async evaluate(theta) {
       return evaluateHead(theta, val, p, classes);

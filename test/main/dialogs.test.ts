@@ -1,9 +1,11 @@
 // The main-only dialog handlers: registered through the same wrapper (same sender checks), arguments validated
-// with zod, the dialog modal to the asking window, and a cancelled dialog answered with path: null.
+// with zod, the dialog modal to the asking window, a cancelled dialog answered with path: null, and
+// 'dialog/available' answering true (flops serve answers false: test/app/server).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import type { IpcMainInvokeEvent } from 'electron';
 
+import type { ShellHandlerName } from '../../app/contract.ts';
 import { setupDialogs } from '../../main/dialogs.ts';
 import { IpcApi, type IpcResult } from '../../main/ipc.ts';
 import { createMainWindow, senderPolicy, type RendererSource } from '../../main/window.ts';
@@ -36,7 +38,7 @@ describe('dialog handlers', () => {
       .mockResolvedValue({ canceled: false, filePaths: ['/data/x'] });
     await expect(call('dialog/open-folder', event, { title: 'Import images' })).resolves.toEqual({
       ok: true,
-      value: { path: '/data/x' },
+      value: { available: true, path: '/data/x' },
     });
     expect(show).toHaveBeenCalledWith(win, {
       title: 'Import images',
@@ -49,7 +51,7 @@ describe('dialog handlers', () => {
     const filters = [{ name: 'Models', extensions: ['onnx', 'safetensors'] }];
     await expect(call('dialog/open-file', event, { filters })).resolves.toEqual({
       ok: true,
-      value: { path: null },
+      value: { available: true, path: null },
     });
     expect(show).toHaveBeenCalledWith(
       win,
@@ -73,6 +75,31 @@ describe('dialog handlers', () => {
       'title',
     ]);
     expect(show).not.toHaveBeenCalled();
+  });
+
+  it('available answers true under Electron, refuses arguments, and opens nothing', async () => {
+    const show = vi.spyOn(dialog, 'showOpenDialog');
+    await expect(call('dialog/available', event, {})).resolves.toEqual({
+      ok: true,
+      value: { available: true },
+    });
+    const bad = await call('dialog/available', event, { probe: 1 });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'ARGS_INVALID', issues: [{ field: '(root)' }] } });
+    expect(show).not.toHaveBeenCalled();
+  });
+
+  it('registers exactly the contract shell handlers through the checked wrapper', async () => {
+    const foreign = { ...event, senderFrame: null } as unknown as IpcMainInvokeEvent;
+    for (const name of [
+      'dialog/available',
+      'dialog/open-folder',
+      'dialog/open-file',
+    ] satisfies ShellHandlerName[]) {
+      await expect(call(name, foreign, {})).resolves.toMatchObject({
+        ok: false,
+        error: { code: 'IPC_FORBIDDEN' },
+      });
+    }
   });
 
   it('a subframe cannot open a dialog', async () => {

@@ -58,6 +58,7 @@ describe('main/index.ts', () => {
     child.emit('message', { type: 'ready', handlers: ['run/list', 'run/get'] });
     const win = await until(() => BrowserWindow.getAllWindows()[0], 'the window');
     expect([...handlers.keys()].sort()).toEqual([
+      'api:dialog/available',
       'api:dialog/open-file',
       'api:dialog/open-folder',
       'api:run/get',

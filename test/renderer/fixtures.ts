@@ -93,10 +93,61 @@ export function progress(runId: number, step: number, over: Partial<RunProgress>
     forwardRows: step * 352,
     varianceEstimate: 0.1,
     wallMs: step * 20,
+    accuracy: 0.25 + (step % 4) / 8,
     counts: [8, 10, 12, 10],
     losses: [0.5, 1, 2, 1.5],
     allocator: { alpha: 0.1, beta: 1 },
     evalAccuracy: null,
+    ...over,
+  };
+}
+
+type SystemInfo = HandlerResult<'system/info'>;
+type SettingsView = HandlerResult<'settings/get'>;
+
+export function systemInfo(over: Partial<SystemInfo> = {}): SystemInfo {
+  return {
+    providers: {
+      available: [
+        { name: 'cpu', bundled: true },
+        { name: 'webgpu', bundled: true },
+      ],
+      preferred: ['cpu'],
+      automatic: ['cpu'],
+    },
+    throughput: [],
+    cpu: { model: 'Test CPU', cores: 4, logical: 8 },
+    memoryBytes: 8 * 2 ** 30,
+    platform: 'linux',
+    arch: 'x64',
+    versions: { app: '0.0.0', node: '20', electron: null, onnxruntime: '1.30.0', v8: '11' },
+    dataDir: '/data/flops',
+    database: '/data/flops/flops.db',
+    queue: { device: 'cpu', running: [], waiting: [] },
+    ...over,
+  };
+}
+
+export function settingsView(over: Partial<SettingsView> = {}): SettingsView {
+  return {
+    stored: { providers: null, threads: null, concurrency: null },
+    effective: { providers: ['cpu'], device: 'cpu', threads: null, concurrency: 1 },
+    automatic: { providers: ['cpu'], cores: 4 },
+    overrides: [],
+    ignored: [],
+    available: [
+      { name: 'cpu', bundled: true, selectable: true },
+      { name: 'webgpu', bundled: true, selectable: true },
+      { name: 'tensorrt', bundled: false, selectable: false },
+    ],
+    limits: { threads: 256, concurrency: 16 },
+    lastRun: {
+      runId: 7,
+      name: 'head-lr',
+      status: 'completed',
+      provider: 'cpu',
+      startedAt: 1_700_000_000_000,
+    },
     ...over,
   };
 }

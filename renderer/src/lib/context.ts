@@ -3,12 +3,14 @@
 import { getContext, setContext } from 'svelte';
 
 import type { BridgeApi } from './api.ts';
+import type { Dialogs } from './state/dialogs.svelte.ts';
 import type { Router } from './router.svelte.ts';
 import type { Theme } from './theme.svelte.ts';
 
 const API = Symbol('api');
 const ROUTER = Symbol('router');
 const THEME = Symbol('theme');
+const DIALOGS = Symbol('dialogs');
 
 function required<T>(key: symbol, what: string): T {
   const value = getContext<T | undefined>(key);
@@ -24,3 +26,6 @@ export const getRouter = (): Router => required<Router>(ROUTER, 'the router');
 
 export const setTheme = (theme: Theme): Theme => setContext(THEME, theme);
 export const getTheme = (): Theme => required<Theme>(THEME, 'the theme');
+
+export const setDialogs = (dialogs: Dialogs): Dialogs => setContext(DIALOGS, dialogs);
+export const getDialogs = (): Dialogs => required<Dialogs>(DIALOGS, 'the dialogs');

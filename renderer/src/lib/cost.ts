@@ -74,7 +74,7 @@ export function costPreview(input: CostInput): CostPreview {
   if (totalForwardRows !== null && positive(input.rowsPerSecond)) {
     estimatedMs = (totalForwardRows / input.rowsPerSecond) * 1000;
   } else if (!positive(input.rowsPerSecond)) {
-    notes.push('No measured throughput yet: time is estimated after a first run.');
+    notes.push('No measured throughput for this mode yet: time is estimated after a first run of it.');
   }
   return {
     queriesPerStep,
@@ -87,5 +87,52 @@ export function costPreview(input: CostInput): CostPreview {
     totalForwardRows,
     estimatedMs,
     notes,
+  };
+}
+
+/** One measured group from `system/info` (provider, model, mode, estimator). */
+export interface MeasuredThroughput {
+  provider: string;
+  modelId: number | null;
+  mode: string | null;
+  estimator: string | null;
+  rowsPerSecond: number;
+  runs: number;
+}
+
+export interface ThroughputPick {
+  rowsPerSecond: number;
+  /** What the figure was measured on, for the preview's footnote. */
+  basis: string;
+}
+
+/**
+ * The measured rate that fits the run being configured, or null. The trainable mode decides the rate by orders of
+ * magnitude (a head on cached prefixes against the full graph), so a group of another mode is never used; within
+ * the mode, the same model and estimator and the device runs go to are preferred, newest first (the list order).
+ */
+export function pickThroughput(
+  measured: readonly MeasuredThroughput[],
+  want: { provider: string | null; modelId: number | null; mode: string; estimator: string },
+): ThroughputPick | null {
+  let best: MeasuredThroughput | null = null;
+  let bestScore = -1;
+  for (const m of measured) {
+    if (m.mode !== want.mode || !positive(m.rowsPerSecond)) continue;
+    const score =
+      (m.modelId === want.modelId ? 4 : 0) +
+      (m.estimator === want.estimator ? 2 : 0) +
+      (m.provider === want.provider ? 1 : 0);
+    if (score > bestScore) {
+      best = m;
+      bestScore = score;
+    }
+  }
+  if (!best) return null;
+  const model = best.modelId === want.modelId ? 'this model' : 'another model';
+  const runs = best.runs === 1 ? '1 recent run' : `${best.runs} recent runs`;
+  return {
+    rowsPerSecond: best.rowsPerSecond,
+    basis: `${runs} of ${model}, ${best.mode} mode, ${best.estimator ?? '?'} on ${best.provider}`,
   };
 }

@@ -1,6 +1,6 @@
 // The `flops` binary end to end, as a user runs it: `node bin/flops.js ...` on a fresh data folder. Real SQLite
 // file, real ONNX Runtime, real worker threads; nothing of ours is mocked.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,4 +202,51 @@ describe('flops CLI', () => {
     const list = await flopsJson<{ id: number }[]>('runs', 'list');
     expect(list.map((r) => r.id)).toEqual([first.run.id]);
   });
+
+  it('serve applies the stored concurrency unless --concurrency is given, and only for that session', async () => {
+    /** Starts `flops serve --json`, asks for something, stops it with SIGTERM. */
+    const withServer = async <T>(flags: string[], use: (call: Call) => Promise<T>): Promise<T> => {
+      const child = spawn(
+        process.execPath,
+        ['bin/flops.js', '--data-dir', dataDir, '--json', 'serve', ...flags],
+        {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      try {
+        const line = await new Promise<string>((resolve, reject) => {
+          let text = '';
+          child.stdout.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+            if (text.includes('\n')) resolve(text.split('\n')[0]!);
+          });
+          child.once('exit', (code) => reject(new Error(`flops serve exited with ${code}`)));
+        });
+        const { port, token } = JSON.parse(line) as { port: number; token: string };
+        return await use(async (name, body) => {
+          const res = await fetch(`http://127.0.0.1:${port}/api/${name}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify(body),
+          });
+          return ((await res.json()) as { result: unknown }).result;
+        });
+      } finally {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    };
+    type View = { effective: { concurrency: number }; overrides: string[] };
+    const set = await withServer([], (call) => call('settings/set', { concurrency: { cpu: 2 } }));
+    expect((set as View).effective.concurrency).toBe(2);
+    const stored = (await withServer([], (call) => call('settings/get', {}))) as View;
+    expect(stored).toMatchObject({ effective: { concurrency: 2 }, overrides: [] });
+    const flagged = (await withServer(['--concurrency', '3'], (call) => call('settings/get', {}))) as View;
+    expect(flagged).toMatchObject({ effective: { concurrency: 3 }, overrides: ['concurrency'] });
+    await withServer([], (call) => call('settings/set', { concurrency: null }));
+  });
 });
+
+type Call = (name: string, body: unknown) => Promise<unknown>;

@@ -27,9 +27,9 @@ describe('loadMigrations', () => {
   it('reads the project folder: numbered in tens, strictly increasing, README ignored', () => {
     const ms = loadMigrations();
     expect(existsSync(join(defaultMigrationsDir(), 'README.md'))).toBe(true);
-    expect(ms.map((m) => m.version)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(ms.map((m) => m.version)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     expect(ms.every((m) => m.sql.includes('STRICT'))).toBe(true);
-    expect(latestVersion(ms)).toBe(90);
+    expect(latestVersion(ms)).toBe(100);
   });
 
   it('refuses a badly named file, a duplicate number and version 0', () => {
@@ -46,8 +46,8 @@ describe('migrate', () => {
     const db = createDb();
     expect(migrate(db, { target: 30 })).toEqual({ from: 0, to: 30, applied: [10, 20, 30] });
     expect(schemaVersion(db)).toBe(30);
-    expect(migrate(db)).toEqual({ from: 30, to: 90, applied: [40, 50, 60, 70, 80, 90] });
-    expect(migrate(db)).toEqual({ from: 90, to: 90, applied: [] });
+    expect(migrate(db)).toEqual({ from: 30, to: 100, applied: [40, 50, 60, 70, 80, 90, 100] });
+    expect(migrate(db)).toEqual({ from: 100, to: 100, applied: [] });
   });
 
   it('refuses a downgrade, an unknown target and a database from the future', () => {
@@ -55,7 +55,7 @@ describe('migrate', () => {
     migrate(db, { target: 40 });
     expect(() => migrate(db, { target: 20 })).toThrow(/cannot migrate down from 40 to 20/);
     expect(() => migrate(db, { target: 45 })).toThrow(/no migration has version 45/);
-    db.pragma('user_version = 100');
+    db.pragma('user_version = 1000');
     expect(() => migrate(db)).toThrow(DbFromFutureError);
   });
 

@@ -10,9 +10,10 @@ import { BUNDLED_DATASET_DIR } from '../../../app/bundled.ts';
 import { latestCheckpoint } from '../../../app/db/checkpoints.ts';
 import { readMetrics } from '../../../app/db/metrics.ts';
 import { listDatasetVersions } from '../../../app/db/datasets.ts';
-import { requireRun } from '../../../app/db/runs.ts';
+import { markInterruptedRuns } from '../../../app/db/lease.ts';
+import { requireRun, transitionRun } from '../../../app/db/runs.ts';
 import { RunQueue } from '../../../app/runs/queue.ts';
-import { createRun } from '../../../app/use-cases/runs.ts';
+import { createRun, resumeRun } from '../../../app/use-cases/runs.ts';
 import { importDataset } from '../../../app/use-cases/datasets.ts';
 import { importModel } from '../../../app/use-cases/models.ts';
 import { testWorkspace, type TestWorkspace } from './helpers.ts';
@@ -37,7 +38,7 @@ describe('RunQueue', () => {
     // step takes ~0.3 ms, over before a pause can land), and the pause is asked for at the first progress event,
     // so ~99 steps of margin remain however loaded the machine is.
     const train = { epochs: 4, seed: 7, evalEverySteps: 30, estimator: 'spsa', spsaEps: 1e-3 };
-    const mode = { kind: 'lora', rank: 2, alpha: 4, targets: ['q', 'v'] } as const;
+    const mode = { kind: 'lora', rank: 2, alpha: 4, targets: ['q', 'v'] as ('q' | 'v')[] } as const;
     const straight = await createRun(ctx, { spec: ws.spec(train, { name: 'straight', mode }) });
     const straightStop = await ctx.queue.wait(straight.id);
     expect(straightStop.status).toBe('completed');
@@ -203,5 +204,76 @@ describe('RunQueue', () => {
     expect(stop.status).toBe('failed');
     expect(stop.error).toMatch(/dataset ephemeral \([0-9a-f]{12}\): its cache is gone from /);
     expect(requireRun(ctx.workspace.db, run.id).pid).toBeNull();
+  });
+
+  it('writes running to the store before announcing it, so a reader after the event never sees queued', async () => {
+    const { ctx } = ws;
+    const run = await createRun(ctx, { spec: ws.spec({ seed: 21, maxSteps: 3 }), start: false });
+    const seen: { event: string; stored: string; pid: number | null }[] = [];
+    const off = ctx.events.on('run/status', (s) => {
+      if (s.runId !== run.id) return;
+      // What a UI reloading on this event reads back, at the very moment the event is delivered.
+      const stored = requireRun(ctx.workspace.db, run.id);
+      seen.push({ event: s.status, stored: stored.status, pid: stored.pid });
+    });
+    const returned = ctx.queue.enqueue(run.id);
+    expect(returned.status).toBe('running');
+    expect((await ctx.queue.wait(run.id)).status).toBe('completed');
+    off();
+    expect(seen).toEqual([
+      { event: 'running', stored: 'running', pid: process.pid },
+      { event: 'completed', stored: 'completed', pid: null },
+    ]);
+  });
+
+  it('progress carries the batch train accuracy, and resume answers with the run running again', async () => {
+    const { ctx } = ws;
+    // LoRA SPSA steps are slow enough (~20 ms) for the pause asked at the first progress event to land early.
+    const mode = { kind: 'lora', rank: 2, alpha: 4, targets: ['q', 'v'] as ('q' | 'v')[] } as const;
+    const run = await createRun(ctx, {
+      spec: ws.spec({ epochs: 4, seed: 22, estimator: 'spsa', spsaEps: 1e-3 }, { mode }),
+      start: false,
+    });
+    const progress: { step: number; accuracy: number | null }[] = [];
+    let pausing: Promise<unknown> | undefined;
+    const off = ctx.events.on('run/progress', (p) => {
+      if (p.runId !== run.id) return;
+      progress.push({ step: p.step, accuracy: p.accuracy });
+      pausing ??= ctx.queue.pause(run.id);
+    });
+    ctx.queue.enqueue(run.id);
+    expect((await ctx.queue.wait(run.id)).status).toBe('paused');
+    const stored = new Map(readMetrics(ctx.workspace.db, run.id).map((m) => [m.step, m.trainAcc]));
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) {
+      // The same number the store keeps for that step: the fraction of the batch of 8 classified right.
+      expect(p.accuracy).toBe(stored.get(p.step));
+      expect(Number.isInteger(p.accuracy! * 8)).toBe(true);
+    }
+
+    const resumed = await resumeRun(ctx, { id: run.id });
+    expect(resumed.status).toBe('running');
+    expect(requireRun(ctx.workspace.db, run.id).status).toBe('running');
+    const cancelled = await ctx.queue.cancel(run.id);
+    off();
+    expect(cancelled.status).toBe('cancelled');
+  });
+
+  it('resumes an interrupted run through the queue: the lease is retaken before the event, and it completes', async () => {
+    const { ctx } = ws;
+    const db = ctx.workspace.db;
+    const run = await createRun(ctx, { spec: ws.spec({ seed: 23, maxSteps: 3 }), start: false });
+    // A process that took the run and died before its first checkpoint.
+    transitionRun(db, run.id, 'running', { pid: 999_999 });
+    expect(markInterruptedRuns(db, { isAlive: () => false }).map((r) => r.runId)).toEqual([run.id]);
+    let storedAtEvent: string | undefined;
+    const off = ctx.events.on('run/status', (s) => {
+      if (s.runId === run.id && s.status === 'running') storedAtEvent = requireRun(db, run.id).status;
+    });
+    expect(ctx.queue.resume(run.id).status).toBe('running');
+    expect((await ctx.queue.wait(run.id)).status).toBe('completed');
+    off();
+    expect(storedAtEvent).toBe('running');
+    expect(readMetrics(db, run.id).map((m) => m.step)).toEqual([1, 2, 3]);
   });
 });

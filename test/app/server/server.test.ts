@@ -110,6 +110,34 @@ describe('flops serve', () => {
     expect(get.status).toBe(405);
   });
 
+  it('answers the shell dialog handlers with a typed "not available", never a 404', async () => {
+    for (const name of ['dialog/available', 'dialog/open-folder', 'dialog/open-file']) {
+      const res = await api(name, { title: 'Import images' });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { result: { available: boolean; reason: string } };
+      expect(body.result.available).toBe(false);
+      expect(body.result.reason).toMatch(/type or paste the path/);
+    }
+    // Still behind the token like every other call.
+    expect((await api('dialog/available', {}, null)).status).toBe(401);
+  });
+
+  it('settings/set over HTTP names every bad field with status 400, and settings/get reads what was saved', async () => {
+    const bad = await api('settings/set', { threads: 1.5, providers: ['warp'] });
+    expect(bad.status).toBe(400);
+    const error = ((await bad.json()) as { error: { code: string; issues: { field: string }[] } }).error;
+    expect(error.code).toBe('ARGS_INVALID');
+    expect(error.issues.map((i) => i.field).sort()).toEqual(['providers.0', 'threads']);
+    const saved = await api('settings/set', { threads: 2 });
+    expect(saved.status).toBe(200);
+    const got = (await (await api('settings/get', {})).json()) as {
+      result: { stored: { threads: number }; effective: { threads: number } };
+    };
+    expect(got.result.stored.threads).toBe(2);
+    expect(got.result.effective.threads).toBe(2);
+    await api('settings/set', { threads: null });
+  });
+
   it('serves the built renderer with content types, a session cookie, and no traversal', async () => {
     const page = await fetch(`${base}/?token=${server.token}`);
     expect(page.status).toBe(200);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { costPreview } from '../../../renderer/src/lib/cost.ts';
+import { costPreview, pickThroughput, type MeasuredThroughput } from '../../../renderer/src/lib/cost.ts';
 
 describe('costPreview', () => {
   it('counts SPSA queries as two forward rows plus one clean row per sample', () => {
@@ -72,5 +72,39 @@ describe('costPreview', () => {
     const c = costPreview({ estimator: 'spsa', budgetPerSample: Number.NaN, batchSize: 32, epochs: 1 });
     expect(c.queriesPerStep).toBe(0);
     expect(c.forwardRowsPerStep).toBe(32);
+  });
+
+  it('picks the measured rate of the same mode, preferring the same model, estimator and device', () => {
+    const m = (over: Partial<MeasuredThroughput>): MeasuredThroughput => ({
+      provider: 'cpu',
+      modelId: 1,
+      mode: 'head',
+      estimator: 'lr',
+      rowsPerSecond: 1000,
+      runs: 1,
+      ...over,
+    });
+    const measured = [
+      m({ mode: 'lora', rowsPerSecond: 40 }),
+      m({ modelId: 2, rowsPerSecond: 9000, runs: 3 }),
+      m({ estimator: 'spsa', rowsPerSecond: 3000 }),
+      m({ provider: 'webgpu', rowsPerSecond: 5000 }),
+      m({ rowsPerSecond: 4000, runs: 2 }),
+    ];
+    const want = { provider: 'cpu', modelId: 1, mode: 'head', estimator: 'lr' };
+    expect(pickThroughput(measured, want)).toEqual({
+      rowsPerSecond: 4000,
+      basis: '2 recent runs of this model, head mode, lr on cpu',
+    });
+    // Same model and estimator outrank the device; another model is the last resort within the mode.
+    expect(pickThroughput(measured, { ...want, provider: 'dml' })?.rowsPerSecond).toBe(5000);
+    expect(pickThroughput(measured, { ...want, modelId: 7, estimator: 'es' })?.rowsPerSecond).toBe(9000);
+    expect(pickThroughput(measured, { ...want, modelId: 7, estimator: 'es' })?.basis).toMatch(
+      /another model/,
+    );
+    expect(pickThroughput(measured, { ...want, mode: 'lora' })?.rowsPerSecond).toBe(40);
+    // Never a rate of another mode: a head runs orders of magnitude faster than the full graph.
+    expect(pickThroughput(measured, { ...want, mode: 'bitfit' })).toBeNull();
+    expect(pickThroughput([m({ rowsPerSecond: 0 })], want)).toBeNull();
   });
 });

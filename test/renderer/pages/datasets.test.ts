@@ -105,4 +105,44 @@ describe('Datasets page', () => {
     expect(new Set(names)).toEqual(new Set(['dog']));
     expect(b.callsTo('dataset/samples').at(-1)).toMatchObject({ offset: 0, classIndex: 1 });
   });
+
+  it('offers Browse buttons under a transport with native dialogs, and fills the path from the chosen folder', async () => {
+    const b = testBridge({
+      'dataset/list': () => [],
+      'dialog/available': () => ({ available: true }),
+      'dialog/open-folder': () => ({ available: true, path: '/home/me/pets' }),
+      'dialog/open-file': () => ({ available: true, path: null }),
+    });
+    page = await mountAt('#/datasets', b);
+    const input = page.$<HTMLInputElement>('#ds-path')!;
+    type(input, '/home/me');
+    page.$<HTMLButtonElement>('[data-testid="browse-folder"]')!.click();
+    await settle();
+    flushSync();
+    expect(input.value).toBe('/home/me/pets');
+    expect(b.callsTo('dialog/open-folder')).toEqual([{ title: 'Import a dataset', defaultPath: '/home/me' }]);
+    // A cancelled file dialog leaves the path as it was.
+    page.$<HTMLButtonElement>('[data-testid="browse-file"]')!.click();
+    await settle();
+    flushSync();
+    expect(input.value).toBe('/home/me/pets');
+    expect(b.callsTo('dialog/open-file')[0]).toMatchObject({
+      filters: [
+        { name: 'All files', extensions: ['*'] },
+        { name: 'CSV manifest', extensions: ['csv'] },
+      ],
+    });
+  });
+
+  it('keeps only the path field where dialogs are not available (a browser against flops serve)', async () => {
+    const b = testBridge({
+      'dataset/list': () => [],
+      'dialog/available': () => ({ available: false, reason: 'a browser cannot open native file dialogs' }),
+    });
+    page = await mountAt('#/datasets', b);
+    expect(page.$('#ds-path')).not.toBeNull();
+    expect(page.$('[data-testid="browse-folder"]')).toBeNull();
+    expect(b.callsTo('dialog/available')).toEqual([{}]);
+    expect(b.callsTo('dialog/open-folder')).toEqual([]);
+  });
 });

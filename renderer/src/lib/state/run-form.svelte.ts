@@ -1,7 +1,14 @@
 // The New-run form: every field, the spec it makes, validation by 'run/validate' (debounced; a stale answer is
 // dropped), the live cost preview, presets, and submission (one run, or one per seed as a sweep).
 import { errorIssues, errorMessage, type BridgeApi, type FieldIssueData } from '../api.ts';
-import { costPreview, type CostPreview, type EstimatorKind } from '../cost.ts';
+import {
+  costPreview,
+  pickThroughput,
+  type CostPreview,
+  type EstimatorKind,
+  type MeasuredThroughput,
+  type ThroughputPick,
+} from '../cost.ts';
 import { issuesFor, unplacedIssues, type FormField } from '../field-issues.ts';
 import { parseTags } from '../run-table.ts';
 import {
@@ -65,8 +72,9 @@ export class RunForm {
   models = $state.raw<Model[]>([]);
   /** Trainable parameters per mode of the chosen model. */
   modeCounts = $state.raw<ModelModes | null>(null);
-  /** Measured forward rows per second (from the latest finished run), for the time estimate. */
-  rowsPerSecond = $state<number | null>(null);
+  /** Training throughput measured on recent completed runs (`system/info`), and the device runs go to. */
+  throughput = $state.raw<MeasuredThroughput[]>([]);
+  device = $state<string | null>(null);
 
   readonly #api: BridgeApi;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -86,6 +94,20 @@ export class RunForm {
     if (!d) return null;
     const train = splitCounts(d).counts.train ?? 0;
     return this.kShot && this.kShot > 0 ? Math.min(train, this.kShot * d.classes.length) : train;
+  }
+
+  /** The measured rate that fits this run's model, mode and estimator, for the time estimate. */
+  get measured(): ThroughputPick | null {
+    return pickThroughput(this.throughput, {
+      provider: this.device,
+      modelId: this.modelId,
+      mode: this.modeKind,
+      estimator: this.estimator,
+    });
+  }
+
+  get rowsPerSecond(): number | null {
+    return this.measured?.rowsPerSecond ?? null;
   }
 
   get cost(): CostPreview {
@@ -175,13 +197,11 @@ export class RunForm {
   }
 
   async load(): Promise<void> {
-    const [presets, datasets, models, runs] = await Promise.all([
+    const [presets, datasets, models, system] = await Promise.all([
       this.#api.invoke('run/presets', {}).catch(() => [] as Preset[]),
       this.#api.invoke('dataset/list', {}).catch(() => [] as DatasetVersion[]),
       this.#api.invoke('model/list', {}).catch(() => [] as Model[]),
-      this.#api
-        .invoke('run/list', { status: 'completed', sort: 'finished', order: 'desc', limit: 20 })
-        .catch(() => []),
+      this.#api.invoke('system/info', {}).catch(() => null),
     ]);
     this.presets = presets;
     this.datasets = datasets;
@@ -190,7 +210,8 @@ export class RunForm {
     this.datasetChanged();
     const trainable = models.find((m) => m.kind === 'hf-vit') ?? models[0];
     if (this.modelId === null && trainable) this.modelId = trainable.id;
-    this.rowsPerSecond = measuredThroughput(runs);
+    this.throughput = system?.throughput ?? [];
+    this.device = system?.queue.device ?? null;
   }
 
   /** Images per split of the chosen dataset. */
@@ -349,15 +370,4 @@ export class RunForm {
     clearTimeout(this.#timer);
     this.#sequence++;
   }
-}
-
-/** Forward rows per second of the most recent finished run that recorded any, or null. */
-export function measuredThroughput(
-  runs: readonly { stats: { forwardRows: number; wallMs: number | null } }[],
-): number | null {
-  for (const r of runs) {
-    const { forwardRows, wallMs } = r.stats;
-    if (wallMs && wallMs > 0 && forwardRows > 0) return forwardRows / (wallMs / 1000);
-  }
-  return null;
 }
