@@ -62,7 +62,7 @@ export type ValidateRunResult =
  */
 export async function validateRun(ctx: AppContext, args: ValidateRunArgs): Promise<ValidateRunResult> {
   const a = parseArgs('run/validate', specArgs, args);
-  const requested = applyPreset(a.preset, a.spec) as RunSpecInput;
+  let requested = applyPreset(a.preset, a.spec) as RunSpecInput;
   let spec: RunSpec;
   try {
     spec = resolveRunSpec(requested);
@@ -109,6 +109,13 @@ export async function validateRun(ctx: AppContext, args: ValidateRunArgs): Promi
         field: 'train.batchSize',
         message: `${spec.train.batchSize} exceeds the ${trainSize} training samples of ${dataset.name}`,
       });
+    }
+    // No split asked for and none held out for validation (the bundled demo set): evaluate on test, and say so.
+    // The choice goes into the requested config too, which the worker resolves again when the run starts.
+    if (requested.evalSplit === undefined && (counts.val ?? 0) === 0 && (counts.test ?? 0) > 0) {
+      requested = { ...requested, evalSplit: 'test' };
+      spec = { ...spec, evalSplit: 'test' };
+      warnings.push(`dataset ${dataset.name} has no val split: evaluating on its test split`);
     }
     if ((counts[spec.evalSplit] ?? 0) === 0) {
       issues.push({
