@@ -108,6 +108,9 @@ export interface EngineMlpBenchOptions {
   training?: MlpTrainingBenchOptions;
 }
 
+/** The second batch size measured: how the fixed per-step cost (JS, Adam, the step event) amortises. */
+export const BENCH_MLP_LARGE_BATCH = 256;
+
 /**
  * engine.mlp.*: plain ORT inference (engine/models/mlp-bench.ts) and the SPSA training loop on the same MLP and
  * batch, both with ONE intra-op thread. At batch 64 a second thread does not make a run faster on the 2-vCPU
@@ -118,26 +121,35 @@ export interface EngineMlpBenchOptions {
  * Training is measured with Gaussian and with 'table' directions (the shared noise table, perturbed inside the
  * ONNX graph); `training_rows_per_sec` and `overhead_ratio` are those of the faster one by median (which one:
  * `table_is_fastest`, 1 or 0), the others under their own suffix. Rademacher is measured once, as before.
+ * The headline is batch 64; `*_batch256` repeat the same measurement (inference and the faster kind, each at
+ * batch 256) so that readers see how much of the gap is a fixed cost per step rather than per row.
  */
 export async function benchEngineMlp(options: EngineMlpBenchOptions = {}): Promise<Record<string, number>> {
   const threads = 1;
-  const inferenceOptions = {
-    batch: 64,
+  const inferenceOptions = (batch: number) => ({
+    batch,
     intraOpNumThreads: threads,
     ...(options.inferenceRuns !== undefined && { runs: options.inferenceRuns }),
-  };
-  const trainingOptions = { intraOpNumThreads: threads, ...options.training };
+  });
+  const trainingOptions = (batch: number) => ({ intraOpNumThreads: threads, ...options.training, batch });
+  const large = BENCH_MLP_LARGE_BATCH;
   // Inference and both training kinds alternate, so a change in machine load hits every number of a round alike.
   const inference: number[] = [];
   const gaussian: MlpTrainingBenchResult[] = [];
   const table: MlpTrainingBenchResult[] = [];
+  const inferenceLarge: number[] = [];
+  const gaussianLarge: MlpTrainingBenchResult[] = [];
+  const tableLarge: MlpTrainingBenchResult[] = [];
   for (let i = 0; i < (options.pairs ?? 3); i++) {
-    inference.push((await benchMlpInference(inferenceOptions)).inference_rows_per_sec);
-    gaussian.push(await benchMlpTraining({ ...trainingOptions, directions: 'gaussian' }));
-    table.push(await benchMlpTraining({ ...trainingOptions, directions: 'table' }));
+    inference.push((await benchMlpInference(inferenceOptions(64))).inference_rows_per_sec);
+    gaussian.push(await benchMlpTraining({ ...trainingOptions(64), directions: 'gaussian' }));
+    table.push(await benchMlpTraining({ ...trainingOptions(64), directions: 'table' }));
+    inferenceLarge.push((await benchMlpInference(inferenceOptions(large))).inference_rows_per_sec);
+    gaussianLarge.push(await benchMlpTraining({ ...trainingOptions(large), directions: 'gaussian' }));
+    tableLarge.push(await benchMlpTraining({ ...trainingOptions(large), directions: 'table' }));
   }
-  const rademacher = await benchMlpTraining({ ...trainingOptions, directions: 'rademacher' });
-  const { intraOpNumThreads: _, ...defaultThreads } = inferenceOptions;
+  const rademacher = await benchMlpTraining({ ...trainingOptions(64), directions: 'rademacher' });
+  const { intraOpNumThreads: _, ...defaultThreads } = inferenceOptions(64);
   const inferenceDefault = await benchMlpInference(defaultThreads);
   const inf = median(inference);
   const infBest = Math.max(...inference);
@@ -149,6 +161,10 @@ export async function benchEngineMlp(options: EngineMlpBenchOptions = {}): Promi
   const g = summary(gaussian);
   const t = summary(table);
   const fastest = t.rate >= g.rate ? t : g;
+  const infLarge = median(inferenceLarge);
+  const gLarge = summary(gaussianLarge);
+  const tLarge = summary(tableLarge);
+  const fastestLarge = tLarge.rate >= gLarge.rate ? tLarge : gLarge;
   return {
     'engine.mlp.inference_rows_per_sec': inf,
     'engine.mlp.inference_rows_per_sec_best': infBest,
@@ -159,6 +175,7 @@ export async function benchEngineMlp(options: EngineMlpBenchOptions = {}): Promi
     'engine.mlp.overhead_ratio_best': fastest.best / infBest,
     'engine.mlp.table_is_fastest': fastest === t ? 1 : 0,
     'engine.mlp.training_rows_per_sec_table': t.rate,
+    'engine.mlp.training_ms_per_step_table': t.msPerStep,
     'engine.mlp.overhead_ratio_table': t.rate / inf,
     'engine.mlp.overhead_ratio_table_best': t.best / infBest,
     'engine.mlp.training_rows_per_sec_gaussian': g.rate,
@@ -168,6 +185,13 @@ export async function benchEngineMlp(options: EngineMlpBenchOptions = {}): Promi
     'engine.mlp.training_rows_per_sec_rademacher': rademacher.training_rows_per_sec,
     'engine.mlp.overhead_ratio_rademacher': rademacher.training_rows_per_sec / inf,
     'engine.mlp.inference_rows_per_sec_default_threads': inferenceDefault.inference_rows_per_sec,
+    'engine.mlp.inference_rows_per_sec_batch256': infLarge,
+    'engine.mlp.training_rows_per_sec_batch256': fastestLarge.rate,
+    'engine.mlp.training_ms_per_step_batch256': fastestLarge.msPerStep,
+    'engine.mlp.overhead_ratio_batch256': fastestLarge.rate / infLarge,
+    'engine.mlp.table_is_fastest_batch256': fastestLarge === tLarge ? 1 : 0,
+    'engine.mlp.overhead_ratio_table_batch256': tLarge.rate / infLarge,
+    'engine.mlp.overhead_ratio_gaussian_batch256': gLarge.rate / infLarge,
   };
 }
 

@@ -97,16 +97,7 @@ export class Adam implements Optimizer {
     // θ −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε), the same arrangement as PyTorch so results are comparable.
     const stepSize = lr / (1 - beta1 ** this.#t);
     const sqrtBc2 = Math.sqrt(1 - beta2 ** this.#t);
-    const m = this.#m;
-    const v = this.#v;
-    for (let j = 0; j < params.length; j++) {
-      const g = grad[j]! + weightDecay * params[j]!;
-      const mj = beta1 * m[j]! + (1 - beta1) * g;
-      const vj = beta2 * v[j]! + (1 - beta2) * g * g;
-      m[j] = mj;
-      v[j] = vj;
-      params[j] = params[j]! - (stepSize * mj) / (Math.sqrt(vj) / sqrtBc2 + eps);
-    }
+    adamPass(params, grad, this.#m, this.#v, beta1, beta2, weightDecay, stepSize, sqrtBc2, eps);
   }
 
   getState(): OptimizerState {
@@ -120,6 +111,39 @@ export class Adam implements Optimizer {
     this.#m.set(m);
     this.#v.set(v);
     this.#t = s.t;
+  }
+}
+
+/**
+ * One Adam pass over θ. Bit for bit the loop this replaced (same operations in the same order, float64
+ * arithmetic, float32 storage); it is a plain function so V8 optimises it on its own, with 1 − β hoisted and θ_j
+ * read once: ~5% faster on the bench MLP's 109k parameters (0.80 → 0.76 ms, load ~5 on 2 vCPUs).
+ * Not taken: multiplying by a hoisted 1/√(1−β2^t) instead of dividing by √(1−β2^t) saves one of the two float64
+ * divisions per entry (~17%, ~0.13 ms per step there) but rounds differently from PyTorch's arrangement and
+ * from every checkpoint written so far (decision 13).
+ */
+function adamPass(
+  params: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  beta1: number,
+  beta2: number,
+  weightDecay: number,
+  stepSize: number,
+  sqrtBc2: number,
+  eps: number,
+): void {
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  for (let j = 0; j < params.length; j++) {
+    const p = params[j]!;
+    const g = grad[j]! + weightDecay * p;
+    const mj = beta1 * m[j]! + c1 * g;
+    const vj = beta2 * v[j]! + c2 * g * g;
+    m[j] = mj;
+    v[j] = vj;
+    params[j] = p - (stepSize * mj) / (Math.sqrt(vj) / sqrtBc2 + eps);
   }
 }
 

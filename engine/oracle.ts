@@ -21,6 +21,32 @@ export interface LossOracle {
     rows: Int32Array,
     out: Float32Array,
   ): Promise<void>;
+  /**
+   * Optional, SPSA's whole 'table' step for one group of directions that share their rows, the combine included
+   * (so it runs where the windows already are, e.g. inside the ONNX graph). With z_k = table[offsets[k] : +d],
+   * K = offsets.length, R = rows.length, n_r = counts[rows[r]] and B = batchSize:
+   *   losses[(2k)·R + r] and losses[(2k+1)·R + r]: row rows[r] at θ + fround(eps)·z_k and θ − fround(eps)·z_k;
+   *   scalars[k] = fround( (Σ_r ((double)ℓ⁺ − ℓ⁻) / (2·eps) / n_r) / B )   (float64 inside; row order free);
+   *   grad ← accumulateTableWindows(grad, table, offsets, scalars)   (float32, bit for bit; grad is in/out).
+   * Returns false, having written nothing, when it cannot serve the call (e.g. more rows than one run takes):
+   * the caller then uses lossesAlongDirections and the same combine in JS. SPSA calls it only on an oracle that
+   * also has lossesAlongDirections (that fallback).
+   */
+  gradientAlongDirections?(request: DirectionGradientRequest): Promise<boolean>;
+}
+
+/** One call of LossOracle.gradientAlongDirections (see there for what each output holds). */
+export interface DirectionGradientRequest {
+  theta: Float32Array;
+  /** SPSA's ε (float64: the scalars divide by 2·eps; the perturbation uses fround(eps)). */
+  eps: number;
+  offsets: ArrayLike<number>;
+  rows: Int32Array;
+  /** n_i per batch row (length B); the rows of this call use counts[rows[r]]. */
+  counts: Int32Array;
+  grad: Float32Array;
+  losses: Float32Array;
+  scalars: Float32Array;
 }
 
 export interface FeatureOracle {

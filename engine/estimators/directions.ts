@@ -67,13 +67,8 @@ export function tableWindow(rng: Rng, d: number): Float32Array {
 }
 
 /**
- * ĝ = Σ_k s_k·table[o_k : o_k + d], rounded once to float32. Per entry j the float64 additions run in k order
- * from 0, exactly as an accumulator updated direction by direction would, so estimate and replay agree bit for
- * bit (and with every earlier version of this function).
- *
- * Up to four directions per pass over j, the running sum in a register: the earlier k-outer pass over a float64
- * block (one read-modify-write per direction and entry) ran at ~0.3 G multiply-adds/s on the bench VM and took
- * 40% as long as the forward runs of an SPSA step on the 109k-parameter bench MLP.
+ * ĝ = Σ_k s_k·table[o_k : o_k + d] in float32 (accumulateTableWindows from zero): what estimateSpsa returns for
+ * 'table' directions and what replaySpsaUpdate rebuilds from the stored scalars.
  */
 export function combineTableWindows(
   table: Float32Array,
@@ -81,14 +76,36 @@ export function combineTableWindows(
   scalars: ArrayLike<number>,
   d: number,
 ): Float32Array {
+  const acc = new Float32Array(d);
+  accumulateTableWindows(acc, table, offsets, scalars);
+  return acc;
+}
+
+/**
+ * acc[j] ← fround(acc[j] + fround(s_k·table[o_k + j])) for k = 0, 1, … in order, with s_k = fround(scalars[k]).
+ *
+ * Why float32 with each product and sum rounded once: that is exactly what an ONNX graph computes with a float32
+ * Mul then Add (IEEE, no fused multiply-add), so the SPSA combine can run inside the table graph while each
+ * window is in cache (engine/onnx/table-graph.ts, the gradient option) and still be rebuilt bit for bit here,
+ * from the stored scalars, by the JS fallback and by the replay. (In JS, fround of a float64 product or sum of two
+ * float32 values is the correctly rounded float32 result: 53 ≥ 2·24 + 2 bits make the double rounding exact.)
+ * Against the float64 accumulation this replaced, the relative error is ~K·2^-24 per entry (bounded in
+ * test/engine/estimators/spsa.test.ts); SPSA's own noise is orders of magnitude larger.
+ *
+ * Up to four directions per pass over j, the running sum in a register: a k-outer pass (one read-modify-write
+ * per direction and entry) was 2× slower on the bench VM.
+ */
+export function accumulateTableWindows(
+  acc: Float32Array,
+  table: Float32Array,
+  offsets: ArrayLike<number>,
+  scalars: ArrayLike<number>,
+): void {
+  const d = acc.length;
   const kCount = scalars.length;
   // Monomorphic copies: a generic ArrayLike read in the hot loop made this pass 3× slower.
   const o = Int32Array.from({ length: kCount }, (_, k) => offsets[k]!);
-  const s = Float64Array.from({ length: kCount }, (_, k) => scalars[k]!);
-  // A reused float64 accumulator: a fresh 8·d-byte array per step costs page faults comparable to a pass.
-  if (combineScratch.length < d) combineScratch = new Float64Array(d);
-  const acc = combineScratch.subarray(0, d);
-  acc.fill(0);
+  const s = Float64Array.from({ length: kCount }, (_, k) => Math.fround(scalars[k]!));
   let k = 0;
   for (; k + 4 <= kCount; k += 4) {
     add4(acc, table, d, o[k]!, s[k]!, o[k + 1]!, s[k + 1]!, o[k + 2]!, s[k + 2]!, o[k + 3]!, s[k + 3]!);
@@ -97,18 +114,15 @@ export function combineTableWindows(
   if (rest === 3) add3(acc, table, d, o[k]!, s[k]!, o[k + 1]!, s[k + 1]!, o[k + 2]!, s[k + 2]!);
   else if (rest === 2) add2(acc, table, d, o[k]!, s[k]!, o[k + 1]!, s[k + 1]!);
   else if (rest === 1) add1(acc, table, d, o[k]!, s[k]!);
-  return new Float32Array(acc);
 }
-
-/** Synchronous use only (no await between fill and copy-out), so one module-level buffer is safe. */
-let combineScratch = new Float64Array(0);
 
 // The loops live in their own small functions, each without branches in its body, so that V8 optimises each on
 // its own: one generic loop with `if (n > 1)` tests per entry ran 4× slower than these.
+const f = Math.fround;
 
-/** acc[j] += s0·t[o0+j]; += s1·t[o1+j]; … in that order (acc starts at +0, so the first add is exact). */
+/** acc[j] = f(f(f(acc[j] + f(s0·t[o0+j])) + f(s1·t[o1+j])) …): the float32 Mul-then-Add of the graph, per k. */
 function add4(
-  acc: Float64Array,
+  acc: Float32Array,
   t: Float32Array,
   d: number,
   o0: number,
@@ -122,16 +136,15 @@ function add4(
 ): void {
   for (let j = 0; j < d; j++) {
     let v = acc[j]!;
-    v += s0 * t[o0 + j]!;
-    v += s1 * t[o1 + j]!;
-    v += s2 * t[o2 + j]!;
-    v += s3 * t[o3 + j]!;
-    acc[j] = v;
+    v = f(v + f(s0 * t[o0 + j]!));
+    v = f(v + f(s1 * t[o1 + j]!));
+    v = f(v + f(s2 * t[o2 + j]!));
+    acc[j] = v + f(s3 * t[o3 + j]!);
   }
 }
 
 function add3(
-  acc: Float64Array,
+  acc: Float32Array,
   t: Float32Array,
   d: number,
   o0: number,
@@ -143,15 +156,14 @@ function add3(
 ): void {
   for (let j = 0; j < d; j++) {
     let v = acc[j]!;
-    v += s0 * t[o0 + j]!;
-    v += s1 * t[o1 + j]!;
-    v += s2 * t[o2 + j]!;
-    acc[j] = v;
+    v = f(v + f(s0 * t[o0 + j]!));
+    v = f(v + f(s1 * t[o1 + j]!));
+    acc[j] = v + f(s2 * t[o2 + j]!);
   }
 }
 
 function add2(
-  acc: Float64Array,
+  acc: Float32Array,
   t: Float32Array,
   d: number,
   o0: number,
@@ -160,15 +172,14 @@ function add2(
   s1: number,
 ): void {
   for (let j = 0; j < d; j++) {
-    let v = acc[j]!;
-    v += s0 * t[o0 + j]!;
-    v += s1 * t[o1 + j]!;
-    acc[j] = v;
+    const v = f(acc[j]! + f(s0 * t[o0 + j]!));
+    acc[j] = v + f(s1 * t[o1 + j]!);
   }
 }
 
-function add1(acc: Float64Array, t: Float32Array, d: number, o0: number, s0: number): void {
-  for (let j = 0; j < d; j++) acc[j] = acc[j]! + s0 * t[o0 + j]!;
+/** The last sum of each loop is rounded by the Float32Array store itself. */
+function add1(acc: Float32Array, t: Float32Array, d: number, o0: number, s0: number): void {
+  for (let j = 0; j < d; j++) acc[j] = acc[j]! + f(s0 * t[o0 + j]!);
 }
 
 /** Fills `out` with a fresh direction from `rng`: N(0, 1), ±1 entries or a noise-table window (E[zzᵀ] ≈ I). */

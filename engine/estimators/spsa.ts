@@ -5,13 +5,17 @@
 // Each z_k comes from deriveSeed(stepSeed, k) and is used while s_k is formed, then dropped: memory is O(d)
 // whatever K is, and the K scalars plus the seed rebuild ĝ exactly (replaySpsaUpdate).
 // 'table' directions are windows of a shared noise table (directions.ts: why, and the statistical caveat); with
-// an oracle offering lossesAlongDirections the perturbations run in its graph, several directions per call.
+// an oracle offering lossesAlongDirections the perturbations run in its graph, several directions per call, and
+// with gradientAlongDirections the combine ĝ += s_k·z_k too. 'table' ĝ is accumulated in float32 (each product
+// and sum rounded once, accumulateTableWindows), so graph, JS fallback and replay agree bit for bit; the other
+// kinds accumulate in float64.
 import type { LossOracle } from '../oracle.ts';
 import { deriveSeed, Rng } from '../rng.ts';
 import {
   addScaled,
   checkDirectionKind,
   drawDirection,
+  accumulateTableWindows,
   combineTableWindows,
   noiseTable,
   noiseTableSize,
@@ -50,11 +54,12 @@ interface Scratch {
 }
 let cached: Scratch | undefined;
 
-function takeScratch(d: number): Scratch {
+function takeScratch(d: number, needAcc: boolean): Scratch {
   // Two estimates may interleave at their awaits (e.g. concurrent tests); only a free cache entry is reused.
   if (cached && !cached.busy && cached.z.length === d) {
     cached.busy = true;
-    cached.acc.fill(0);
+    // 'table' ĝ has its own float32 accumulator: zeroing 8·d unused bytes per step showed in its profile.
+    if (needAcc) cached.acc.fill(0);
     return cached;
   }
   const s: Scratch = {
@@ -159,7 +164,7 @@ export async function estimateSpsa(
   const d = theta.length;
   const order = rowsByCount(counts);
   const kMax = counts[order[0]!]!;
-  const sc = takeScratch(d);
+  const sc = takeScratch(d, kind !== 'table');
   const { z, plus, minus, acc } = sc;
   const lossPlus = new Float32Array(b);
   const lossMinus = new Float32Array(b);
@@ -178,6 +183,10 @@ export async function estimateSpsa(
         offsets[k] = tableOffset(new Rng(deriveSeed(stepSeed, k)), d, table.length);
     }
     const along = table ? oracle.lossesAlongDirections?.bind(oracle) : undefined;
+    const fused = table ? oracle.gradientAlongDirections?.bind(oracle) : undefined;
+    // 'table' ĝ: accumulated in float32 in k order (accumulateTableWindows), by the oracle's graph for the
+    // groups it serves and in JS for the others — the same bits either way for the same scalars.
+    const tableGrad = new Float32Array(table ? d : 0);
     if (table && along) {
       const groupEps = new Float32Array(2 * MAX_GROUP);
       const groupOffsets = new Float64Array(2 * MAX_GROUP);
@@ -188,19 +197,39 @@ export async function estimateSpsa(
         while (k1 < kMax && k1 - k0 < MAX_GROUP && counts[order[active - 1]!]! > k1) k1++;
         const rows = order.subarray(0, active);
         const g = 2 * (k1 - k0);
-        for (let k = k0; k < k1; k++) {
-          const j = 2 * (k - k0);
-          groupEps[j] = eps;
-          groupEps[j + 1] = -eps;
-          groupOffsets[j] = groupOffsets[j + 1] = offsets[k]!;
-        }
         if (groupOut.length < g * active) groupOut = new Float32Array(g * active);
-        await along(theta, groupEps.subarray(0, g), groupOffsets.subarray(0, g), rows, groupOut);
+        const served =
+          fused !== undefined &&
+          (await fused({
+            theta,
+            eps,
+            offsets: offsets.subarray(k0, k1),
+            rows,
+            counts,
+            grad: tableGrad,
+            losses: groupOut,
+            scalars: scalars.subarray(k0, k1),
+          }));
+        if (!served) {
+          for (let k = k0; k < k1; k++) {
+            const j = 2 * (k - k0);
+            groupEps[j] = eps;
+            groupEps[j + 1] = -eps;
+            groupOffsets[j] = groupOffsets[j + 1] = offsets[k]!;
+          }
+          await along(theta, groupEps.subarray(0, g), groupOffsets.subarray(0, g), rows, groupOut);
+        }
         for (let k = k0; k < k1; k++) {
           const j = 2 * (k - k0);
           lossPlus.set(groupOut.subarray(j * active, (j + 1) * active));
           lossMinus.set(groupOut.subarray((j + 1) * active, (j + 2) * active));
-          scalars[k] = scalarOf(rows, counts, lossPlus, lossMinus, sumSq, eps, step, k) / b;
+          // Checks every loss and sums δ² for the allocator either way; the graph's own s_k (same formula in
+          // float64, row sum in its order) is what its ĝ used, so that is the one stored for the replay.
+          const s = scalarOf(rows, counts, lossPlus, lossMinus, sumSq, eps, step, k) / b;
+          if (!served) scalars[k] = s;
+        }
+        if (!served) {
+          accumulateTableWindows(tableGrad, table, offsets.subarray(k0, k1), scalars.subarray(k0, k1));
         }
         k0 = k1;
       }
@@ -225,7 +254,8 @@ export async function estimateSpsa(
     }
     let grad: Float32Array;
     if (table) {
-      grad = combineTableWindows(table, offsets, scalars, d);
+      if (!along) accumulateTableWindows(tableGrad, table, offsets, scalars);
+      grad = tableGrad;
     } else {
       addScaled(acc, z, scalars[kMax - 1]!);
       grad = Float32Array.from(acc);

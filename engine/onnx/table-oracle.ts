@@ -1,7 +1,8 @@
-// OnnxLossOracle plus the native fast path for 'table' directions (LossOracle.lossesAlongDirection): a second
-// session over the model's table variant (buildTableGraph) perturbs θ inside the graph, so an SPSA direction
-// costs JS one offset instead of d Gaussians and two d-long passes. The session is created on first use, so
-// problems that never use 'table' directions pay nothing (the variant carries the 16+ MiB table).
+// OnnxLossOracle plus the native fast paths for 'table' directions (LossOracle.lossesAlongDirections and
+// gradientAlongDirections): further sessions over the model's table variants (table-graph.ts) perturb θ inside
+// the graph, so an SPSA direction costs JS one offset instead of d Gaussians and two d-long passes, and with the
+// gradient variant the combine ĝ += s_k·z_k runs there too. The session is created on first use, so
+// problems that never use 'table' directions pay nothing (each variant carries the 16+ MiB table).
 import * as ort from 'onnxruntime-node';
 
 import { noiseTable, noiseTableSize } from '../estimators/directions.ts';
@@ -13,7 +14,14 @@ import {
   type CreateSessionOptions,
   type ParamLayout,
 } from './session.ts';
-import { buildTableGraph, buildTablePairGraph, TABLE_GRAPH_NAMES, TABLE_PAIR_NAMES } from './table-graph.ts';
+import type { DirectionGradientRequest } from '../oracle.ts';
+import {
+  buildTableGraph,
+  buildTablePairGraph,
+  TABLE_GRAPH_NAMES,
+  TABLE_PAIR_GRADIENT_NAMES,
+  TABLE_PAIR_NAMES,
+} from './table-graph.ts';
 
 export interface TableOracleOptions extends OracleOptions {
   /** The model bytes the table variant is built from (the graph `session` runs). */
@@ -29,6 +37,8 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
   readonly #maxRows: number;
   #tableSession: Promise<ort.InferenceSession> | undefined;
   #pairSession: Promise<ort.InferenceSession | undefined> | undefined;
+  #gradientSession: Promise<ort.InferenceSession | undefined> | undefined;
+  #gradIn = new Float32Array(0);
   #pairEps = new Float32Array(0);
   readonly #paramFeeds: ParamFeeds;
   #x: Float32Array = new Float32Array(0);
@@ -76,6 +86,15 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
     return this.#pairSession;
   }
 
+  /** The pair variant with the SPSA combine in its Scan (gradient option), or undefined where there is none. */
+  gradientSession(): Promise<ort.InferenceSession | undefined> {
+    this.#gradientSession ??= this.#create(
+      (bytes, table) => buildTablePairGraph(bytes, this.#layout, table, this.io.lossName, { gradient: true }),
+      'table direction pairs with the SPSA combine',
+    );
+    return this.#gradientSession;
+  }
+
   async #create(
     build: (bytes: Uint8Array, table: Float32Array) => Uint8Array | undefined,
     what: string,
@@ -100,6 +119,69 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
     return true;
   }
 
+  /** Offsets as int64, each checked to leave d values in the table. */
+  #checkOffsets(offsets: ArrayLike<number>, count: number): BigInt64Array {
+    const d = this.#layout.size;
+    const t = noiseTableSize(d);
+    if (this.#offsets.length !== count) this.#offsets = new BigInt64Array(count);
+    for (let k = 0; k < count; k++) {
+      const o = offsets[k]!;
+      if (!(Number.isInteger(o) && o >= 0 && o + d <= t)) {
+        throw new RangeError(`table offset ${o} does not leave ${d} values in a table of ${t}`);
+      }
+      this.#offsets[k] = BigInt(o);
+    }
+    return this.#offsets;
+  }
+
+  /**
+   * LossOracle.gradientAlongDirections through the gradient session: one run per group, the losses, scalars and
+   * ĝ update all from the graph. Declines (false) when the rows need more than one run (the sum over rows of
+   * s_k must see every row before ĝ is updated) or the model has no pair variant.
+   */
+  async gradientAlongDirections(request: DirectionGradientRequest): Promise<boolean> {
+    const { theta, eps, offsets, rows, counts, grad, losses, scalars } = request;
+    const d = this.#layout.size;
+    const k = offsets.length;
+    const n = rows.length;
+    if (theta.length !== d) throw new RangeError(`theta has ${theta.length} values, the layout has ${d}`);
+    if (grad.length !== d) throw new RangeError(`grad has ${grad.length} values, the layout has ${d}`);
+    if (losses.length < 2 * k * n) throw new RangeError(`losses has ${losses.length} slots for 2×${k}×${n}`);
+    if (scalars.length < k) throw new RangeError(`scalars has ${scalars.length} slots for ${k} directions`);
+    const offsets64 = this.#checkOffsets(offsets, k);
+    if (k === 0 || n === 0 || n > this.#maxRows) return false;
+    const session = await this.gradientSession();
+    if (!session) return false;
+    const rowCounts = new Float64Array(n);
+    for (let r = 0; r < n; r++) rowCounts[r] = counts[rows[r]!]!;
+    const { x, y } = this.#gather.gather(this.#x, this.#y, this.#rows, rows);
+    const { inputName, labelName, inDim } = this.io;
+    const G = TABLE_PAIR_GRADIENT_NAMES;
+    // ĝ in and out are distinct buffers: the output overwrites `grad` after the run has read the copy.
+    if (this.#gradIn.length !== d) this.#gradIn = new Float32Array(d);
+    this.#gradIn.set(grad);
+    await runInto(
+      session,
+      {
+        ...this.#paramFeeds.feeds(theta),
+        [TABLE_PAIR_NAMES.eps]: new ort.Tensor('float32', new Float32Array(k).fill(eps), [k]),
+        [TABLE_PAIR_NAMES.offset]: new ort.Tensor('int64', offsets64, [k]),
+        [G.gradIn]: new ort.Tensor('float32', this.#gradIn, [d]),
+        [G.counts]: new ort.Tensor('float64', rowCounts, [n]),
+        [G.twoEps]: new ort.Tensor('float64', Float64Array.of(2 * eps), []),
+        [G.batch]: new ort.Tensor('float64', Float64Array.of(this.batchSize), []),
+        [inputName]: new ort.Tensor('float32', x, [n, inDim]),
+        [labelName]: new ort.Tensor('int64', y, [n]),
+      },
+      {
+        [TABLE_PAIR_NAMES.losses]: new ort.Tensor('float32', losses.subarray(0, 2 * k * n), [k, 2, n]),
+        [G.scalars]: new ort.Tensor('float32', scalars.subarray(0, k), [k]),
+        [G.grad]: new ort.Tensor('float32', grad, [d]),
+      },
+    );
+    return true;
+  }
+
   async lossesAlongDirections(
     theta: Float32Array,
     eps: Float32Array,
@@ -113,15 +195,7 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
     if (theta.length !== d) throw new RangeError(`theta has ${theta.length} values, the layout has ${d}`);
     if (offsets.length !== g) throw new RangeError(`${offsets.length} offsets for ${g} eps values`);
     if (out.length < g * total) throw new RangeError(`out has ${out.length} slots for ${g}×${total} losses`);
-    const t = noiseTableSize(d);
-    if (this.#offsets.length !== g) this.#offsets = new BigInt64Array(g);
-    for (let k = 0; k < g; k++) {
-      const o = offsets[k]!;
-      if (!(Number.isInteger(o) && o >= 0 && o + d <= t)) {
-        throw new RangeError(`table offset ${o} does not leave ${d} values in a table of ${t}`);
-      }
-      this.#offsets[k] = BigInt(o);
-    }
+    this.#checkOffsets(offsets, g);
     if (g === 0 || total === 0) return;
     const pairs = OnnxTableLossOracle.isPairs(eps, offsets) ? await this.pairSession() : undefined;
     const session = pairs ?? (await this.tableSession());
@@ -177,9 +251,10 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
   }
 
   async release(): Promise<void> {
-    const pending = [this.#tableSession, this.#pairSession];
+    const pending = [this.#tableSession, this.#pairSession, this.#gradientSession];
     this.#tableSession = undefined;
     this.#pairSession = undefined;
+    this.#gradientSession = undefined;
     for (const p of pending) await (await p)?.release();
   }
 }

@@ -127,11 +127,19 @@ describe('bench measurements', () => {
       'engine.mlp.inference_rows_per_sec',
       'engine.mlp.training_rows_per_sec',
       'engine.mlp.overhead_ratio',
+      'engine.mlp.inference_rows_per_sec_batch256',
+      'engine.mlp.training_rows_per_sec_batch256',
+      'engine.mlp.overhead_ratio_batch256',
     ]) {
       expect(values[name]).toBeGreaterThan(0);
     }
     expect(values['engine.mlp.overhead_ratio']).toBeCloseTo(
       values['engine.mlp.training_rows_per_sec']! / values['engine.mlp.inference_rows_per_sec']!,
+      10,
+    );
+    expect(values['engine.mlp.overhead_ratio_batch256']).toBeCloseTo(
+      values['engine.mlp.training_rows_per_sec_batch256']! /
+        values['engine.mlp.inference_rows_per_sec_batch256']!,
       10,
     );
   });

@@ -1,9 +1,11 @@
 // The native 'table'-direction fast path of the ONNX classifier's oracle: the Scan graph variant must give the
 // losses `losses()` gives at θ + ε·table[o : o + d] formed in JS, for any offsets, signs, rows and chunking, and
-// SPSA through it must match the JS fallback and stay deterministic.
+// SPSA through it must match the JS fallback and stay deterministic. The gradient variant (combine in the Scan)
+// must give the pair variant's losses, SPSA's scalars to the float32 rounding, and exactly the ĝ update that
+// accumulateTableWindows makes from its scalars.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { noiseTable, noiseTableSize } from '../../../engine/estimators/directions.ts';
+import { accumulateTableWindows, noiseTable, noiseTableSize } from '../../../engine/estimators/directions.ts';
 import { estimateSpsa, replaySpsaUpdate } from '../../../engine/estimators/spsa.ts';
 import { buildMlp, type MlpOptions } from '../../../engine/models/mlp.ts';
 import { resolveTrainConfig } from '../../../engine/config.ts';
@@ -16,6 +18,7 @@ import {
 } from '../../../engine/problems/onnx-classifier.ts';
 import onnxProto from 'onnx-proto';
 
+import { Rng } from '../../../engine/rng.ts';
 import { randomData } from '../models/reference.ts';
 
 const OPTS: MlpOptions = { inDim: 6, hidden: [9, 5], numClasses: 3, seed: 4 };
@@ -187,5 +190,115 @@ describe('OnnxTableLossOracle.lossesAlongDirections', () => {
     const rest = await train(problem, cfg, { resumeFrom: saved });
     expect(rest.status).toBe('completed');
     expect(Buffer.from(rest.theta.buffer).equals(Buffer.from(whole.theta.buffer))).toBe(true);
+  });
+
+  it('forms the scalars and ĝ in the graph: same losses, scalars within an ulp of JS, ĝ bit for bit', async () => {
+    for (const p of [problem, frozen]) {
+      const d = p.params.size;
+      const t = noiseTableSize(d);
+      const table = noiseTable(t);
+      const theta = p.params.data;
+      const offsets = [7, t - d, 999, 31337];
+      const counts = Int32Array.from([4, 1, 6, 2, 4, 3, 5, 1]);
+      const eps = 1e-2;
+      for (const rows of [Int32Array.from([2, 6, 0, 4, 5, 3, 7, 1]), Int32Array.from([5, 2, 7, 0])]) {
+        const n = rows.length;
+        const k = offsets.length;
+        // ĝ continues an accumulation (a previous group's directions), here an arbitrary start.
+        const start = new Float32Array(d);
+        new Rng(3).fillGaussian(start);
+        const grad = start.slice();
+        const losses = new Float32Array(2 * k * n);
+        const scalars = new Float32Array(k);
+        const served = await p.oracle.gradientAlongDirections({
+          theta,
+          eps,
+          offsets,
+          rows,
+          counts,
+          grad,
+          losses,
+          scalars,
+        });
+        expect(served).toBe(true);
+        const pairEps = Float32Array.from(offsets.flatMap(() => [eps, -eps]));
+        const pairLosses = new Float32Array(2 * k * n);
+        await p.oracle.lossesAlongDirections(
+          theta,
+          pairEps,
+          offsets.flatMap((o) => [o, o]),
+          rows,
+          pairLosses,
+        );
+        expect(losses).toEqual(pairLosses);
+        for (let q = 0; q < k; q++) {
+          let s = 0;
+          for (let r = 0; r < n; r++) {
+            const delta = (losses[2 * q * n + r]! - losses[(2 * q + 1) * n + r]!) / (2 * eps);
+            s += delta / counts[rows[r]!]!;
+          }
+          s /= p.oracle.batchSize;
+          // Double inside, one rounding to float32: only the order of the row sum may differ.
+          expect(Math.abs(scalars[q]! - s)).toBeLessThanOrEqual(Math.abs(s) * 2 ** -23);
+        }
+        const expected = start.slice();
+        accumulateTableWindows(expected, table, offsets, scalars);
+        expect(Buffer.from(grad.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+      }
+    }
+  });
+
+  it('declines, writing nothing, when the rows need more than one run', async () => {
+    const d = chunked.params.size;
+    const grad = new Float32Array(d).fill(1);
+    const losses = new Float32Array(2 * 5);
+    const scalars = new Float32Array(1);
+    const request = {
+      theta: chunked.params.data,
+      eps: 1e-2,
+      offsets: [5],
+      counts: new Int32Array(8).fill(1),
+      grad,
+      losses,
+      scalars,
+    };
+    expect(
+      await chunked.oracle.gradientAlongDirections({ ...request, rows: Int32Array.from([0, 1, 2, 3, 4]) }),
+    ).toBe(false);
+    expect(grad.every((v) => v === 1) && losses.every((v) => v === 0) && scalars[0] === 0).toBe(true);
+    expect(
+      await chunked.oracle.gradientAlongDirections({ ...request, rows: Int32Array.from([0, 1, 2]) }),
+    ).toBe(true);
+    await expect(
+      problem.oracle.gradientAlongDirections({ ...request, rows: Int32Array.from([0]), offsets: [-1] }),
+    ).rejects.toThrow(/offset -1/);
+  });
+
+  it('makes SPSA through the gradient variant agree with the pair variant and the replay', async () => {
+    const theta = problem.params.data;
+    const counts = Int32Array.from([4, 1, 20, 2, 4, 3, 5, 1]);
+    // The pair variant without the fused combine: ĝ formed in JS from its losses.
+    const pairsOnly = {
+      batchSize: problem.oracle.batchSize,
+      losses: (t: Float32Array, r: Int32Array, o: Float32Array) => problem.oracle.losses(t, r, o),
+      lossesAlongDirections: problem.oracle.lossesAlongDirections.bind(problem.oracle),
+    };
+    const opts = { eps: 1e-2, directions: 'table' as const };
+    for (const seed of [31, 32, 33]) {
+      const js = await estimateSpsa(pairsOnly, theta, counts, seed, opts);
+      const fused = await estimateSpsa(problem.oracle, theta, counts, seed, opts);
+      // Same losses, so the allocator's inputs are identical; scalars agree to the float32 rounding.
+      expect(fused.varianceEstimates).toEqual(js.varianceEstimates);
+      for (let k = 0; k < js.scalars.length; k++) {
+        expect(Math.abs(fused.scalars[k]! - js.scalars[k]!)).toBeLessThanOrEqual(
+          Math.abs(js.scalars[k]!) * 2 ** -23,
+        );
+      }
+      const replay = replaySpsaUpdate(fused.scalars, seed, theta.length, 'table');
+      expect(Buffer.from(replay.buffer).equals(Buffer.from(fused.grad.buffer))).toBe(true);
+      const again = await estimateSpsa(problem.oracle, theta, counts, seed, opts);
+      expect(Buffer.from(again.grad.buffer).equals(Buffer.from(fused.grad.buffer))).toBe(true);
+      expect(again.scalars).toEqual(fused.scalars);
+    }
   });
 });
