@@ -751,7 +751,11 @@ export function buildProgram(): Command {
     .description('serve the UI and the API on 127.0.0.1 with a random token')
     .option('--port <n>', 'port (default: a free one)', number, 0)
     .option('--host <host>', 'only 127.0.0.1 is allowed', '127.0.0.1')
-    .option('--concurrency <n>', 'runs training at once per device (default: the stored setting, else 1)', number)
+    .option(
+      '--concurrency <n>',
+      'runs training at once per device (default: the stored setting, else 1)',
+      number,
+    )
     .option('--renderer <dir>', 'built renderer folder (default: dist/renderer)')
     .action(async (o: { port: number; host: string; concurrency?: number; renderer?: string }) => {
       if (o.host !== '127.0.0.1')
