@@ -3,6 +3,7 @@
 import { pathToFileURL } from 'node:url';
 
 import { main, registerBenchSection, type BenchSection } from '../engine/bench.ts';
+import { benchOnnxPrefixReuse } from '../engine/onnx/cut-bench.ts';
 import { benchDatasets } from './datasets/datasets-bench.ts';
 import { benchStore } from './db/store-bench.ts';
 import { benchStudy } from './study/study-bench.ts';
@@ -18,6 +19,8 @@ function prefixed(prefix: string, values: object): Record<string, number> {
 export const APP_BENCH_SECTIONS: BenchSection[] = [
   { name: 'store', run: async () => prefixed('store', await benchStore()) },
   { name: 'datasets', run: async () => prefixed('datasets', await benchDatasets()) },
+  // onnx.prefix_reuse_speedup: an imported .onnx ViT with its last block's MLP trainable, suffix over full graph.
+  { name: 'onnx', run: async () => prefixed('onnx', await benchOnnxPrefixReuse()) },
   // benchStudy already names its fields study.variance_ratio.<estimator>, study.queries_to_target_ratio.<...>.
   { name: 'study', run: () => benchStudy() },
 ];

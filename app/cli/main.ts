@@ -573,7 +573,9 @@ export function buildProgram(): Command {
     .command('export-model <id>')
     .description("the run's trained model (latest checkpoint) as standalone ONNX or a Hugging Face folder")
     .addOption(
-      new Option('--format <format>', 'onnx file or HF folder').choices(['onnx', 'hf']).default('onnx'),
+      new Option('--format <format>', 'onnx file or HF folder (runs on imported .onnx models: onnx only)')
+        .choices(['onnx', 'hf'])
+        .default('onnx'),
     )
     .requiredOption('--out <path>', 'the .onnx file (onnx) or the folder (hf) to write')
     .action((id: string, o: { format: 'onnx' | 'hf'; out: string }) =>

@@ -3,8 +3,10 @@
 // - the head case (the layer that writes the logits is what trains): the model is cut before that layer, the frozen
 //   rest runs once per sample here, and the layer trains in TypeScript like a ViT head, with SPSA or with LR on the
 //   logits. A new head is made when the layer's outputs are not the dataset's classes;
-// - any other set of float initializers: they become graph inputs fed as views of θ (importOnnxClassifier) and
-//   every query runs the whole model through ORT (SPSA or ES).
+// - any other set of float initializers: they become graph inputs fed as views of θ (importOnnxClassifier). The
+//   graph is cut at its frozen frontier (engine/onnx/cut.ts): the part that reads no trainable runs once per
+//   sample here and is cached, and every query (SPSA or ES) runs only the rest through ORT, as a ViT mode's suffix
+//   does. Without such a part (a trainable in the first layer) every query runs the whole model.
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -20,7 +22,9 @@ import {
   readOnnxInitializer,
 } from '../../engine/models/vit/onnx-import.ts';
 import type { ModelGraph } from '../../engine/models/types.ts';
-import { createSession } from '../../engine/onnx/session.ts';
+import { cutFrozenPrefix } from '../../engine/onnx/cut.ts';
+import { OnnxFeatureOracle } from '../../engine/onnx/oracle-onnx.ts';
+import { createSession, type ProviderName } from '../../engine/onnx/session.ts';
 import { FlatParams } from '../../engine/params.ts';
 import { createHeadProblem, initHead } from '../../engine/problems/head.ts';
 import { createOnnxClassifierProblem } from '../../engine/problems/onnx-classifier.ts';
@@ -31,7 +35,7 @@ import { defaultProviders } from '../providers.ts';
 import { planOnnxRun, type OnnxRunPlan } from './onnx-plan.ts';
 import type { BuiltProblem, ProblemRequest } from './problem.ts';
 
-interface Normalization {
+export interface Normalization {
   rescale: number;
   mean: number[];
   std: number[];
@@ -41,7 +45,7 @@ interface Normalization {
  * How pixels are normalised for the model: an HF preprocessor_config.json beside the .onnx file (the optimum
  * export layout) says it; without one, the dataset's own preprocessing does (its cache was made for the model).
  */
-async function normalization(modelFile: string, rec: DatasetVersionRecord): Promise<Normalization> {
+export async function normalization(modelFile: string, rec: DatasetVersionRecord): Promise<Normalization> {
   const file = join(dirname(modelFile), 'preprocessor_config.json');
   let text: string;
   try {
@@ -103,7 +107,30 @@ function headInit(bytes: Uint8Array, file: string, head: NonNullable<OnnxRunPlan
   return theta;
 }
 
-export async function buildOnnxProblem(req: ProblemRequest): Promise<BuiltProblem> {
+/** The cached prefix outputs of a run may take at most this much memory; a wider cut runs the whole graph. */
+const MAX_CUT_BYTES = 1 << 30;
+
+export interface OnnxBuildOptions {
+  /**
+   * Cut off the frozen prefix and cache it (default true). false runs every query through the whole graph: the
+   * reference the cut is measured and tested against.
+   */
+  prefixReuse?: boolean;
+}
+
+/** The first two rows of the run's images (the train split's, topped up from the eval split's): the cut's probe. */
+function probeRows(train: Rows, evaluation: Rows, rowSize: number): Float32Array {
+  const out = new Float32Array(2 * rowSize);
+  const own = Math.min(2, train.y.length);
+  out.set(train.x.subarray(0, own * rowSize));
+  out.set(evaluation.x.subarray(0, (2 - own) * rowSize), own * rowSize);
+  return out;
+}
+
+export async function buildOnnxProblem(
+  req: ProblemRequest,
+  options: OnnxBuildOptions = {},
+): Promise<BuiltProblem> {
   const file = req.modelDir;
   const bytes = new Uint8Array(await readFile(file));
   const cache = await DatasetCache.open(req.datasetCachePath);
@@ -204,6 +231,25 @@ export async function buildOnnxProblem(req: ProblemRequest): Promise<BuiltProble
       inDim,
       numClasses: classes,
     };
+
+    if (options.prefixReuse !== false) {
+      const cached = await cachedPrefix(model, file, train, evaluation, sessionOptions);
+      if (cached) {
+        const problem = await createOnnxClassifierProblem({
+          model: cached.suffix,
+          train: cached.train,
+          val: cached.evaluation,
+          ...sessionOptions,
+        });
+        return {
+          ...base,
+          problem,
+          provider: problem.provider,
+          trainableParams: imported.theta0.length,
+          prefixMs: cached.prefixMs,
+        };
+      }
+    }
     const problem = await createOnnxClassifierProblem({ model, train, val: evaluation, ...sessionOptions });
     return {
       ...base,
@@ -215,4 +261,57 @@ export async function buildOnnxProblem(req: ProblemRequest): Promise<BuiltProble
   } finally {
     await cache.close();
   }
+}
+
+/**
+ * φ₁ once per sample for a graph whose trainables start after some frozen work: the graph is cut at its frozen
+ * frontier, the prefix runs over every train and eval row, and the suffix (cut row, y, θ → logits, loss) is the
+ * model the queries run. Undefined when there is nothing to cut off, or when the cache would be too large.
+ */
+async function cachedPrefix(
+  model: ModelGraph,
+  file: string,
+  train: Rows,
+  evaluation: Rows,
+  sessionOptions: { providers: readonly ProviderName[]; intraOpNumThreads?: number | undefined },
+): Promise<{ suffix: ModelGraph; train: Rows; evaluation: Rows; prefixMs: number } | undefined> {
+  const started = performance.now();
+  const { cut } = await cutFrozenPrefix(model.bytes, {
+    rowsInput: model.inputName,
+    rowShape: [model.inDim],
+    probeRows: probeRows(train, evaluation, model.inDim),
+    file,
+  });
+  if (!cut || 4 * cut.width * (train.y.length + evaluation.y.length) > MAX_CUT_BYTES) return undefined;
+  const prefix = await createSession(cut.prefix, { ...sessionOptions, label: `${basename(file)} (prefix)` });
+  const oracle = new OnnxFeatureOracle(prefix.session, {
+    inputName: model.inputName,
+    outputName: cut.cutName,
+    inDim: model.inDim,
+    featureDim: cut.width,
+  });
+  const features = async (rows: Rows): Promise<Rows> => {
+    oracle.setBatch(rows.x, rows.y);
+    return { x: await oracle.features(Int32Array.from(rows.y, (_, i) => i)), y: rows.y };
+  };
+  let cachedTrain: Rows;
+  let cachedEval: Rows;
+  try {
+    [cachedTrain, cachedEval] = [await features(train), await features(evaluation)];
+  } finally {
+    await prefix.session.release();
+  }
+  return {
+    suffix: {
+      ...model,
+      name: `${model.name} (suffix)`,
+      bytes: cut.suffix,
+      inputName: cut.cutName,
+      inDim: cut.width,
+      layerDims: [cut.width, model.numClasses],
+    },
+    train: cachedTrain,
+    evaluation: cachedEval,
+    prefixMs: performance.now() - started,
+  };
 }

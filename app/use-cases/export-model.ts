@@ -1,6 +1,9 @@
 // 'run/export-model': a run's trained model as a deployable file. The run's spec, its model folder and its latest
 // checkpoint give θ; the ViT is prepared exactly as the run's problem was (prepareRunViT: same mode, seed and
 // classes), and θ is baked in: a standalone ONNX classifier (LoRA merged, VPT prompts included) or an HF folder.
+// A run on an imported .onnx classifier is planned again from the file (planOnnxRun, as its problem was built) and
+// θ is written into the original graph: its trained initializers, or its output layer (a new head where the
+// dataset's classes needed one). Same inputs and outputs as the imported file; ONNX only.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -8,15 +11,17 @@ import { dirname, join, resolve } from 'node:path';
 
 import { z } from 'zod';
 
-import { FlopsError } from '../../engine/errors.ts';
+import { FlopsError, ModelError } from '../../engine/errors.ts';
+import { writeInitializers, writeOutputLinear } from '../../engine/onnx/write-back.ts';
 import { exportViTHf, exportViTOnnx, loadViT } from '../../engine/models/vit/index.ts';
 import type { AppContext } from '../context.ts';
 import { latestCheckpoint } from '../db/checkpoints.ts';
 import { getDatasetVersion } from '../db/datasets.ts';
 import { getModel } from '../db/models.ts';
 import { requireRun } from '../db/runs.ts';
+import { planOnnxRun } from '../runs/onnx-plan.ts';
 import { prepareRunViT } from '../runs/problem.ts';
-import { resolveRunSpec } from '../runs/spec.ts';
+import { resolveRunSpec, type RunMode } from '../runs/spec.ts';
 import { parseArgs } from './validate.ts';
 
 /** The run has no checkpoint: it never trained (or was cancelled before its first one). */
@@ -30,6 +35,20 @@ export class NoCheckpointError extends FlopsError {
 export class ModelFilesMissingError extends FlopsError {
   constructor(message: string) {
     super('MODEL_MISSING', message);
+  }
+}
+
+/** The format cannot hold the run's model (an imported ONNX classifier has no Hugging Face form). */
+export class ExportFormatError extends FlopsError {
+  constructor(message: string) {
+    super('MODEL_FORMAT', message);
+  }
+}
+
+/** The checkpoint does not fit what the run's spec trains on its model (the file changed since the run). */
+export class CheckpointMismatchError extends FlopsError {
+  constructor(message: string) {
+    super('CHECKPOINT_MISMATCH', message);
   }
 }
 
@@ -64,18 +83,29 @@ export async function exportModel(ctx: AppContext, args: ExportModelArgs): Promi
       `model ${model.id} (${model.name}): its files are gone from ${model.path}`,
     );
   }
-  // Runs on imported ONNX classifiers train initializers of a foreign graph (or a head over its features); writing
-  // θ back into that graph is not implemented yet.
-  if (model.kind !== 'hf-vit' || spec.mode.kind === 'onnx') {
-    throw new FlopsError(
-      'MODEL_FORMAT',
-      `run ${a.runId} trained an ONNX model; exporting those is not supported yet`,
+  if (model.kind === 'onnx' && a.format !== 'onnx') {
+    throw new ExportFormatError(
+      `run ${a.runId} trained the imported ONNX model ${model.id} (${model.name}); it exports as ONNX only (format 'onnx'): a Hugging Face folder needs a ViT checkpoint`,
     );
+  }
+  if (model.kind !== 'onnx' && model.kind !== 'hf-vit') {
+    throw new ExportFormatError(`run ${a.runId} trained a ${model.kind} model, which has no export`);
   }
   const checkpoint = latestCheckpoint(db, a.runId);
   if (!checkpoint) throw new NoCheckpointError(a.runId);
   const dataset = getDatasetVersion(db, spec.datasetVersionId);
   if (!dataset) throw new FlopsError('DATASET_MISSING', `dataset version ${spec.datasetVersionId} is gone`);
+  const out = resolve(a.path);
+  if (model.kind === 'onnx') {
+    const bytes = await trainedOnnx(model.path, spec.mode, dataset, checkpoint.params, a.runId);
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, bytes);
+    return { path: out, format: 'onnx', bytes: bytes.length, sha256: sha256(bytes), step: checkpoint.step };
+  }
+  // run/validate refuses an onnx mode on a ViT folder; a stored spec that has one anyway has nothing to export.
+  if (spec.mode.kind === 'onnx') {
+    throw new ExportFormatError(`run ${a.runId} has an ONNX mode on the ViT folder ${model.path}`);
+  }
 
   const { config, weights } = await loadViT(model.path);
   const prepared = prepareRunViT(config, weights, {
@@ -83,7 +113,6 @@ export async function exportModel(ctx: AppContext, args: ExportModelArgs): Promi
     seed: spec.train.seed,
     classes: dataset.classes,
   });
-  const out = resolve(a.path);
   if (a.format === 'onnx') {
     const bytes = exportViTOnnx(prepared, checkpoint.params);
     await mkdir(dirname(out), { recursive: true });
@@ -95,6 +124,51 @@ export async function exportModel(ctx: AppContext, args: ExportModelArgs): Promi
   for (const name of await readdir(out)) total += (await stat(join(out, name))).size;
   const weightsFile = await readFile(join(out, 'model.safetensors'));
   return { path: out, format: 'hf', bytes: total, sha256: sha256(weightsFile), step: checkpoint.step };
+}
+
+/**
+ * The imported ONNX file with the run's θ written in. The plan is made again from the file and the dataset, so θ
+ * lands on the tensors the run trained: the trainable initializers in θ order, or the output layer for the head
+ * case (a new head when the file's layer has other classes). The class names go into the model's metadata.
+ */
+async function trainedOnnx(
+  file: string,
+  mode: RunMode,
+  dataset: { classes: string[]; height: number; width: number; channels: number },
+  theta: Float32Array,
+  runId: number,
+): Promise<Uint8Array> {
+  const bytes = new Uint8Array(await readFile(file));
+  const shape = {
+    height: dataset.height,
+    width: dataset.width,
+    channels: dataset.channels,
+    classes: dataset.classes.length,
+  };
+  const planned = planOnnxRun(bytes, file, mode, shape, undefined);
+  if (!planned.plan) {
+    throw new CheckpointMismatchError(
+      `run ${runId}: ${file} no longer fits the run (${planned.issues.map((i) => `${i.field}: ${i.message}`).join('; ')})`,
+    );
+  }
+  const plan = planned.plan;
+  const meta = {
+    file,
+    metadata: { 'flops.classes': JSON.stringify(dataset.classes), 'flops.run': String(runId) },
+  };
+  try {
+    if (plan.head) {
+      return writeOutputLinear(bytes, plan.head, theta, dataset.classes.length, {
+        ...meta,
+        ...(plan.logits ? { logits: plan.logits } : {}),
+      });
+    }
+    return writeInitializers(bytes, plan.trainable, theta, meta);
+  } catch (error) {
+    // θ's length no longer matches the tensors (the file was replaced since the run): say which run and file.
+    if (error instanceof ModelError) throw new CheckpointMismatchError(`run ${runId}: ${error.message}`);
+    throw error;
+  }
 }
 
 function sha256(bytes: Uint8Array): string {

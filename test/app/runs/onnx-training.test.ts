@@ -108,7 +108,7 @@ describe('training imported ONNX classifiers', () => {
     expect(outcome.evalAccuracy! - outcome.initialAccuracy!).toBeGreaterThan(0.2);
   });
 
-  it('SPSA on initializers beyond the head runs the whole graph through ORT', async () => {
+  it('SPSA on initializers beyond the head: ORT runs the graph after the cached frozen prefix', async () => {
     const outcome = await train(
       {
         modelId: mlpOnnx,
