@@ -1,7 +1,7 @@
 // Optimizers over the one flat parameter vector, global-norm clipping and learning-rate schedules. Each optimizer
-// makes a single pass over θ per step (state kept in float32 like θ itself, arithmetic in float64), and its state
-// round-trips through getState/setState so a resumed run continues bit-identically. Schedules are pure functions
-// of the step: nothing about the learning rate needs to be checkpointed.
+// makes a single pass over θ per step (state kept in float32 like θ itself, arithmetic in float64) that also sums
+// ĝ² for the caller's ‖ĝ‖, and its state round-trips through getState/setState so a resumed run continues
+// bit-identically. Schedules are pure functions of the step: nothing about the learning rate is checkpointed.
 import { ConfigError, FormatError } from './errors.ts';
 
 /** Adam as in torch.optim.Adam: bias-corrected moments, L2 weight decay added to the gradient. */
@@ -30,8 +30,12 @@ export type OptimizerState =
 
 export interface Optimizer {
   readonly kind: OptimizerConfig['kind'];
-  /** Updates params in place from grad with learning rate lr. */
-  step(params: Float32Array, grad: Float32Array, lr: number): void;
+  /**
+   * Updates params in place from grad with learning rate lr. Returns Σ_j grad[j]² accumulated in float64 in j
+   * order, i.e. globalNorm(grad)² bit for bit: read in the update's own pass so that a caller who knows grad is
+   * finite needs no second pass over d values for the norm (train.ts).
+   */
+  step(params: Float32Array, grad: Float32Array, lr: number): number;
   /** A copy of the state. */
   getState(): OptimizerState;
   setState(state: unknown): void;
@@ -90,14 +94,14 @@ export class Adam implements Optimizer {
     this.#v = new Float32Array(size);
   }
 
-  step(params: Float32Array, grad: Float32Array, lr: number): void {
+  step(params: Float32Array, grad: Float32Array, lr: number): number {
     checkStep(params, grad, this.size, lr);
     const { beta1, beta2, eps, weightDecay } = this.config;
     this.#t += 1;
     // θ −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε), the same arrangement as PyTorch so results are comparable.
     const stepSize = lr / (1 - beta1 ** this.#t);
     const sqrtBc2 = Math.sqrt(1 - beta2 ** this.#t);
-    adamPass(params, grad, this.#m, this.#v, beta1, beta2, weightDecay, stepSize, sqrtBc2, eps);
+    return adamPass(params, grad, this.#m, this.#v, beta1, beta2, weightDecay, stepSize, sqrtBc2, eps);
   }
 
   getState(): OptimizerState {
@@ -121,6 +125,9 @@ export class Adam implements Optimizer {
  * Not taken: multiplying by a hoisted 1/√(1−β2^t) instead of dividing by √(1−β2^t) saves one of the two float64
  * divisions per entry (~17%, ~0.13 ms per step there) but rounds differently from PyTorch's arrangement and
  * from every checkpoint written so far (decision 13).
+ * Returns Σ grad[j]² (float64, j order: globalNorm's sum). The extra multiply-add runs beside the divisions
+ * (0.734 → 0.739 ms, alternated, 109k entries), where a separate globalNorm pass re-read ĝ for 0.25–0.4 ms per
+ * bench-MLP step (decision 14).
  */
 function adamPass(
   params: Float32Array,
@@ -133,18 +140,22 @@ function adamPass(
   stepSize: number,
   sqrtBc2: number,
   eps: number,
-): void {
+): number {
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
+  let sumSq = 0;
   for (let j = 0; j < params.length; j++) {
     const p = params[j]!;
-    const g = grad[j]! + weightDecay * p;
+    const raw = grad[j]!;
+    sumSq += raw * raw;
+    const g = raw + weightDecay * p;
     const mj = beta1 * m[j]! + c1 * g;
     const vj = beta2 * v[j]! + c2 * g * g;
     m[j] = mj;
     v[j] = vj;
     params[j] = p - (stepSize * mj) / (Math.sqrt(vj) / sqrtBc2 + eps);
   }
+  return sumSq;
 }
 
 export class Sgd implements Optimizer {
@@ -161,19 +172,23 @@ export class Sgd implements Optimizer {
     this.#buf = new Float32Array(size);
   }
 
-  step(params: Float32Array, grad: Float32Array, lr: number): void {
+  step(params: Float32Array, grad: Float32Array, lr: number): number {
     checkStep(params, grad, this.size, lr);
     const { momentum, weightDecay } = this.config;
     const nesterov = this.config.nesterov ?? false;
     const buf = this.#buf;
+    let sumSq = 0;
     for (let j = 0; j < params.length; j++) {
-      const g = grad[j]! + weightDecay * params[j]!;
+      const raw = grad[j]!;
+      sumSq += raw * raw;
+      const g = raw + weightDecay * params[j]!;
       // The buffer starts at zero, so the first step's buffer is g, as in PyTorch.
       const b = momentum * buf[j]! + g;
       buf[j] = b;
       params[j] = params[j]! - lr * (nesterov ? g + momentum * b : b);
     }
     this.#t += 1;
+    return sumSq;
   }
 
   getState(): OptimizerState {

@@ -5,7 +5,7 @@ import { ConfigError } from './errors.ts';
 import { estimateEs } from './estimators/es.ts';
 import { estimateHeadLr } from './estimators/lr-head.ts';
 import { estimateLayersLr, type LayerLrOracle } from './estimators/lr-layers.ts';
-import { estimateSpsa } from './estimators/spsa.ts';
+import { estimateSpsa, type SpsaEstimate } from './estimators/spsa.ts';
 import type { EstimateResult } from './estimators/types.ts';
 import type { FeatureOracle, LossOracle } from './oracle.ts';
 import type { FlatParams } from './params.ts';
@@ -63,7 +63,13 @@ export function batchOrder(n: number, seed: number): Int32Array {
   return order;
 }
 
-/** Runs the configured estimator for one step. */
+/** An estimate plus what the loop may skip: gradFinite = every entry of grad is proven finite (SPSA 'table'). */
+export type StepEstimate = EstimateResult & Partial<Pick<SpsaEstimate, 'gradFinite'>>;
+
+/**
+ * Runs the configured estimator for one step. `gradOut` (length d), when given, may receive ĝ (then returned as
+ * `grad`) instead of a fresh vector: the loop reuses one buffer across steps.
+ */
 export function estimateStep(
   problem: TrainingProblem,
   config: ResolvedTrainConfig,
@@ -72,7 +78,8 @@ export function estimateStep(
   cleanLosses: Float64Array,
   stepSeed: number,
   step: number,
-): Promise<EstimateResult> {
+  gradOut?: Float32Array,
+): Promise<StepEstimate> {
   switch (config.estimator) {
     case 'spsa':
       return estimateSpsa(problem.oracle, theta, counts, stepSeed, {
@@ -80,6 +87,7 @@ export function estimateStep(
         directions: config.directions,
         nMin: config.nMin,
         step,
+        ...(gradOut && { gradOut }),
       });
     case 'es':
       return estimateEs(problem.oracle, theta, counts, stepSeed, {

@@ -52,6 +52,33 @@ export function noiseTable(t: number): Float32Array {
   return table;
 }
 
+const maxAbs = new Map<number, number>();
+
+/** max_j |table[j]| of noiseTable(t) (cached): bounds every window's entries, for SPSA's finiteness proof. */
+export function noiseTableMaxAbs(t: number): number {
+  let m = maxAbs.get(t);
+  if (m === undefined) {
+    const table = noiseTable(t);
+    m = 0;
+    for (let j = 0; j < table.length; j++) m = Math.max(m, Math.abs(table[j]!));
+    maxAbs.set(t, m);
+  }
+  return m;
+}
+
+/**
+ * Whether accumulateTableWindows from zero with these scalars is finite in every entry, decided from the
+ * scalars alone: each product and partial sum is at most (Σ_k |s_k|)·maxAbs·(1 + 2⁻²³)^(2K) in magnitude (one
+ * rounding per product and per sum, each ≤ 2⁻²⁴ relative), so below 2^127 < FLT_MAX nothing overflows, and sums
+ * of finite float32 values without overflow cannot be NaN. Conservative: false only means "not proven" (a
+ * caller then checks the vector itself), never that an entry is non-finite.
+ */
+export function tableSumIsFinite(scalars: ArrayLike<number>, maxAbs: number): boolean {
+  let sum = 0;
+  for (let k = 0; k < scalars.length; k++) sum += Math.abs(Math.fround(scalars[k]!));
+  return sum * maxAbs * (1 + 2 ** -23) ** (2 * scalars.length) < 2 ** 127;
+}
+
 /** Offset of a window of length d in a table of size t, uniform on [0, t − d], from the first draws of rng. */
 export function tableOffset(rng: Rng, d: number, t: number): number {
   const span = t - d + 1;

@@ -18,8 +18,10 @@ import {
   accumulateTableWindows,
   combineTableWindows,
   noiseTable,
+  noiseTableMaxAbs,
   noiseTableSize,
   tableOffset,
+  tableSumIsFinite,
 } from './directions.ts';
 import type { DirectionKind, EstimateResult, SpsaOptions } from './types.ts';
 import { checkCounts, checkPositive, nonFiniteLoss } from './validate.ts';
@@ -146,13 +148,30 @@ function scalarOf(
   return s;
 }
 
+export interface SpsaRunOptions extends SpsaOptions {
+  /**
+   * Where ĝ is written for 'table' directions (length d, overwritten; returned as `grad`). The training loop
+   * passes the same buffer every step: a fresh 4·d-byte vector per step was most of the step's GC time.
+   */
+  gradOut?: Float32Array;
+}
+
+export interface SpsaEstimate extends EstimateResult {
+  /**
+   * true when every entry of grad is proven finite without reading it ('table' directions: from the scalars,
+   * tableSumIsFinite, which holds for any oracle keeping gradientAlongDirections' contract, ĝ = the float32
+   * chain of those scalars), so the caller may skip its own pass over d values; false = not proven, check grad.
+   */
+  gradFinite: boolean;
+}
+
 export async function estimateSpsa(
   oracle: LossOracle,
   theta: Float32Array,
   counts: Int32Array,
   stepSeed: number,
-  opts: SpsaOptions,
-): Promise<EstimateResult> {
+  opts: SpsaRunOptions,
+): Promise<SpsaEstimate> {
   const step = opts.step ?? 0;
   const eps = opts.eps;
   const kind = opts.directions ?? 'gaussian';
@@ -186,7 +205,9 @@ export async function estimateSpsa(
     const fused = table ? oracle.gradientAlongDirections?.bind(oracle) : undefined;
     // 'table' ĝ: accumulated in float32 in k order (accumulateTableWindows), by the oracle's graph for the
     // groups it serves and in JS for the others — the same bits either way for the same scalars.
-    const tableGrad = new Float32Array(table ? d : 0);
+    let tableGrad: Float32Array = new Float32Array(0);
+    if (table && opts.gradOut?.length === d) tableGrad = opts.gradOut.fill(0);
+    else if (table) tableGrad = new Float32Array(d);
     if (table && along) {
       const groupEps = new Float32Array(2 * MAX_GROUP);
       const groupOffsets = new Float64Array(2 * MAX_GROUP);
@@ -265,7 +286,8 @@ export async function estimateSpsa(
     const varianceEstimates = Float64Array.from(sumSq, (q, i) => (d * q) / counts[i]!);
     let total = 0;
     for (const n of counts) total += n;
-    return { grad, rows: 2 * total, varianceEstimates, scalars };
+    const gradFinite = table !== undefined && tableSumIsFinite(scalars, noiseTableMaxAbs(table.length));
+    return { grad, rows: 2 * total, varianceEstimates, scalars, gradFinite };
   } finally {
     sc.busy = false;
   }

@@ -170,6 +170,34 @@ describe('SGD with momentum', () => {
   });
 });
 
+describe('the sum of squares an optimizer step returns', () => {
+  it('is globalNorm(ĝ)² bit for bit (of ĝ as passed, before weight decay), for Adam and SGD', () => {
+    const d = 5000;
+    const grads = randomVectors(21, 4, d, 3).map((g) => Float32Array.from(g));
+    grads[1]!.fill(1e-30, 0, 100).fill(-0, 100, 200); // tiny squares and signed zeros in the sum
+    for (const opt of [
+      new Adam(d, { ...adamCfg, weightDecay: 0.01 }),
+      new Sgd(d, { kind: 'sgd', momentum: 0.9, weightDecay: 0.01, nesterov: true }),
+    ]) {
+      const theta = Float32Array.from(randomVectors(22, 1, d)[0]!);
+      for (const g of grads) {
+        const expected = globalNorm(g);
+        const sumSq = opt.step(theta, g, 1e-3);
+        expect(Math.sqrt(sumSq)).toBe(expected);
+      }
+    }
+  });
+
+  it('is NaN or infinite when an entry is (the caller checks finiteness first when it cannot prove it)', () => {
+    const g = Float32Array.from([1, Number.POSITIVE_INFINITY, 2]);
+    expect(new Adam(3, adamCfg).step(new Float32Array(3), g, 1e-3)).toBe(Number.POSITIVE_INFINITY);
+    g[1] = Number.NaN;
+    expect(
+      new Sgd(3, { kind: 'sgd', momentum: 0, weightDecay: 0 }).step(new Float32Array(3), g, 1),
+    ).toBeNaN();
+  });
+});
+
 describe('global-norm clipping', () => {
   it('scales down only when the norm exceeds the limit and returns the pre-clip norm', () => {
     const g = Float32Array.from([3, 4]);

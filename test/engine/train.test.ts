@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { resolveTrainConfig, type TrainConfigInput } from '../../engine/config.ts';
+import { replaySpsaUpdate } from '../../engine/estimators/spsa.ts';
+import { globalNorm } from '../../engine/optim.ts';
 import { createHeadProblem, evaluateHead, type LabelledFeatures } from '../../engine/problems/head.ts';
 import { Rng } from '../../engine/rng.ts';
 import { train, type Checkpoint, type StepEvent, type TrainEvent } from '../../engine/train.ts';
@@ -111,8 +113,19 @@ describe('train', () => {
   });
 
   it('pauses after a step and resumes bit-identically to an uninterrupted run', async () => {
-    for (const estimator of ['spsa', 'lr'] as const) {
-      const cfg = { ...base, estimator, allocator: { kind: 'flops', warmupSteps: 4 }, epochs: 2 } as const;
+    // 'table' SPSA takes the loop's other branch (ĝ proven finite, ‖ĝ‖ read in Adam's pass, ĝ buffer reused).
+    for (const [estimator, directions] of [
+      ['spsa', 'gaussian'],
+      ['spsa', 'table'],
+      ['lr', 'gaussian'],
+    ] as const) {
+      const cfg = {
+        ...base,
+        estimator,
+        directions,
+        allocator: { kind: 'flops', warmupSteps: 4 },
+        epochs: 2,
+      } as const;
       const whole = await run(cfg);
       const controller = new AbortController();
       const first = await run(cfg, {
@@ -132,6 +145,53 @@ describe('train', () => {
       expect(rest.steps.at(-1)!.queries).toBe(whole.steps.at(-1)!.queries);
       expect(Buffer.from(rest.result.theta.buffer).equals(Buffer.from(whole.result.theta.buffer))).toBe(true);
     }
+  });
+
+  it("reports ‖ĝ‖ bit for bit whichever pass reads it, clipping or not ('table' directions)", async () => {
+    const cfg = { ...base, estimator: 'spsa', directions: 'table', maxSteps: 8 } as const;
+    const d = problem().params.size;
+    for (const clipNorm of [undefined, 0.05]) {
+      const { result, steps } = await run({ ...cfg, ...(clipNorm && { clipNorm }) });
+      expect(result.status).toBe('completed');
+      for (const e of steps) {
+        expect(e.gradNorm).toBe(globalNorm(replaySpsaUpdate(e.scalars, e.seed, d, 'table')));
+      }
+      // The clip binds on some steps, so both branches of the loop ran.
+      if (clipNorm) expect(steps.some((e) => e.gradNorm > clipNorm)).toBe(true);
+    }
+  });
+
+  it('stops with status diverged when finite losses give a non-finite ĝ, before θ changes', async () => {
+    // Losses of ±3e38 are finite, but δ = 6e38/(2ε) overflows the float32 scalar: ĝ is infinite or NaN.
+    const inner = problem();
+    let queries = 0;
+    let step = 0;
+    const poisoned: TrainingProblem = {
+      ...inner,
+      params: inner.params,
+      features: inner.features,
+      loadBatch: (ids) => {
+        step += 1;
+        return inner.loadBatch(ids);
+      },
+      evaluate: (t) => inner.evaluate(t),
+      cleanLosses: (t, out) => inner.cleanLosses(t, out),
+      oracle: {
+        get batchSize() {
+          return inner.oracle.batchSize;
+        },
+        async losses(theta, rows, out) {
+          await inner.oracle.losses(theta, rows, out);
+          if (step === 4) out.fill(queries++ % 2 === 0 ? 3e38 : -3e38, 0, rows.length);
+        },
+      },
+    };
+    const cfg = resolveTrainConfig({ ...base, estimator: 'spsa', directions: 'table' });
+    const result = await train(poisoned, cfg);
+    expect(result.status).toBe('diverged');
+    expect(result.error?.message).toMatch(/step 4: the gradient estimate is not finite/);
+    const three = await run({ ...base, estimator: 'spsa', directions: 'table', maxSteps: 3 });
+    expect(Buffer.from(result.theta.buffer).equals(Buffer.from(three.result.theta.buffer))).toBe(true);
   });
 
   it('stops with status diverged on a NaN loss and keeps the last good parameters', async () => {

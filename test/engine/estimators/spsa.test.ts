@@ -5,8 +5,10 @@ import {
   accumulateTableWindows,
   combineTableWindows,
   noiseTable,
+  noiseTableMaxAbs,
   noiseTableSize,
   tableOffset,
+  tableSumIsFinite,
 } from '../../../engine/estimators/directions.ts';
 import { estimateSpsa, replaySpsaUpdate, spsaDirection } from '../../../engine/estimators/spsa.ts';
 import type { DirectionGradientRequest } from '../../../engine/oracle.ts';
@@ -416,6 +418,42 @@ describe("SPSA with 'table' directions (shared noise table)", () => {
       // Measured: 5.5e-8 (K = 10) and 1.8e-7 (K = 100); one rounding of the float64 sum (the old combine): 2.6e-8.
       expect(Math.sqrt(err / ref)).toBeLessThan(1e-6);
     }
+  });
+
+  it('proves ĝ finite from the scalars only when it is, and writes into the buffer it is given', async () => {
+    const d = 2000;
+    const table = noiseTable(noiseTableSize(d));
+    const maxAbs = noiseTableMaxAbs(table.length);
+    expect(maxAbs).toBeGreaterThan(4); // ~5.4 for 2^22 Gaussians
+    expect(table.some((v) => Math.abs(v) === maxAbs)).toBe(true);
+    const rng = new Rng(4);
+    const offsets = Array.from({ length: 4 }, () => tableOffset(rng, d, table.length));
+    const finite = (g: Float32Array) => g.every((v) => Number.isFinite(v));
+    // Sound: when it says finite, every entry is; 1e36·4 windows is far from float32's 3.4e38.
+    for (const scale of [1e-3, 1, 1e30, 1e36]) {
+      const scalars = Float32Array.from([1, -0.5, 2, -1], (v) => v * scale);
+      expect(tableSumIsFinite(scalars, maxAbs)).toBe(true);
+      expect(finite(combineTableWindows(table, offsets, scalars, d))).toBe(true);
+    }
+    // An overflowing product (1e38·z beyond 3.4e38 for |z| > 3.4) and non-finite scalars are not proven.
+    const huge = Float32Array.of(1e38, 0, 0, 0);
+    expect(finite(combineTableWindows(table, offsets, huge, d))).toBe(false);
+    expect(tableSumIsFinite(huge, maxAbs)).toBe(false);
+    expect(tableSumIsFinite(Float32Array.of(1, Number.POSITIVE_INFINITY), maxAbs)).toBe(false);
+    expect(tableSumIsFinite([1, Number.NaN], maxAbs)).toBe(false);
+
+    const oracle = quadratic(identity(d), [Array.from(gaussianVector(rng, d))]);
+    const theta = gaussianVector(rng, d);
+    const counts = Int32Array.from([6]);
+    const opts = { eps: 1e-3, directions: 'table' as const };
+    const plain = await estimateSpsa(oracle, theta, counts, 8, opts);
+    expect(plain.gradFinite).toBe(true);
+    const gradOut = new Float32Array(d).fill(7); // stale contents are overwritten, not added to
+    const into = await estimateSpsa(oracle, theta, counts, 8, { ...opts, gradOut });
+    expect(into.grad).toBe(gradOut);
+    expect(Buffer.from(gradOut.buffer).equals(Buffer.from(plain.grad.buffer))).toBe(true);
+    // Other direction kinds do not claim it (their ĝ is not bounded by a table).
+    expect((await estimateSpsa(oracle, theta, counts, 8, { eps: 1e-3 })).gradFinite).toBe(false);
   });
 
   it("accepts 'table' in checks and the training config", async () => {
