@@ -36,7 +36,7 @@ import type {
   validateRun,
 } from './use-cases/runs.ts';
 import type { getSettings, setSettings } from './use-cases/settings.ts';
-import type { createSweep } from './use-cases/sweeps.ts';
+import type { createSweep, previewSweep } from './use-cases/sweeps.ts';
 import type { ensureBundled, systemInfo } from './use-cases/system.ts';
 
 /** The use cases as app/ implements them: `(ctx, args) => Promise<result>`. */
@@ -76,6 +76,8 @@ export interface UseCases {
   /** The trained model (latest checkpoint) as standalone ONNX or an HF folder. */
   'run/export-model': typeof exportModel;
   'sweep/create': typeof createSweep;
+  /** What sweep/create would create for the same arguments (the random draws too) and its issues; creates nothing. */
+  'sweep/preview': typeof previewSweep;
   'system/info': typeof systemInfo;
   /** Registers the bundled demo model and dataset. */
   'system/bundled': typeof ensureBundled;

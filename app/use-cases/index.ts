@@ -26,7 +26,7 @@ import {
   validateRun,
 } from './runs.ts';
 import { getSettings, setSettings } from './settings.ts';
-import { createSweep } from './sweeps.ts';
+import { createSweep, previewSweep } from './sweeps.ts';
 import { ensureBundled, systemInfo } from './system.ts';
 import { fieldIssues } from './validate.ts';
 
@@ -57,6 +57,7 @@ export const useCases: UseCases = {
   'run/export': exportRun,
   'run/export-model': exportModel,
   'sweep/create': createSweep,
+  'sweep/preview': previewSweep,
   'system/info': systemInfo,
   'system/bundled': ensureBundled,
   'settings/get': getSettings,

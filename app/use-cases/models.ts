@@ -11,7 +11,7 @@ import { FlopsError } from '../../engine/errors.ts';
 import type { TrainMode } from '../../engine/models/vit/index.ts';
 import type { AppContext } from '../context.ts';
 import { getModel, listModels as listStoredModels, saveModel, type Model } from '../db/models.ts';
-import { trainModeSchema } from '../runs/spec.ts';
+import { trainModeSchema, type OnnxMode } from '../runs/spec.ts';
 import { NotFoundError, parseArgs } from './validate.ts';
 
 /** The ViT code (with protobuf for ONNX) loads on use: most commands never touch a model file. */
@@ -84,10 +84,37 @@ const modesArgs = z.object({
 });
 
 export interface ModeCount {
-  mode: TrainMode;
+  mode: TrainMode | OnnxMode;
   trainable: number;
   /** trainable / total. */
   fraction: number;
+}
+
+/** One initializer of an imported ONNX model, as a run's `{kind: 'onnx', trainable}` can name it. */
+export interface OnnxInitializerEntry {
+  name: string;
+  shape: number[];
+  dtype: string;
+  /** Parameter count (product of the shape). */
+  size: number;
+  /** Only FLOAT initializers can train. */
+  trainable: boolean;
+  /** Part of the layer that writes the logits (the default set; LR applies only when exactly it trains). */
+  head: boolean;
+}
+
+/** What a run on an imported ONNX model can train (model/modes on an .onnx model). */
+export interface OnnxModes {
+  initializers: OnnxInitializerEntry[];
+  /** The default trainable set: the logits layer's weight (and bias); [] when the logits come from no such layer. */
+  defaultTrainable: string[];
+  /** The logits layer's output count, when that layer was found. */
+  outputs: number | null;
+  /**
+   * Whether training the default set makes a new head (seeded Xavier) because the layer's outputs are not
+   * numClasses; its parameter count in `modes` is the new head's.
+   */
+  newHead: boolean;
 }
 
 export interface ModelModes {
@@ -95,6 +122,8 @@ export interface ModelModes {
   total: number;
   numClasses: number;
   modes: ModeCount[];
+  /** Set for imported ONNX models only. */
+  onnx?: OnnxModes;
 }
 
 /** One sensible instance of each trainable mode kind. */
@@ -116,6 +145,7 @@ export function getModelOrThrow(ctx: AppContext, id: number): Model {
 export async function modelModes(ctx: AppContext, args: z.input<typeof modesArgs>): Promise<ModelModes> {
   const a = parseArgs('model/modes', modesArgs, args);
   const model = getModelOrThrow(ctx, a.id);
+  if (model.kind === 'onnx') return onnxModes(model, a.numClasses);
   if (model.kind !== 'hf-vit') {
     const total = (model.paramCounts as { total?: number }).total ?? 0;
     return { modelId: model.id, total, numClasses: a.numClasses ?? 0, modes: [] };
@@ -131,4 +161,56 @@ export async function modelModes(ctx: AppContext, args: z.input<typeof modesArgs
     return { mode: prepared.mode, trainable, fraction: total > 0 ? trainable / total : 0 };
   });
   return { modelId: model.id, total, numClasses, modes };
+}
+
+/**
+ * An ONNX model's modes, read from the file with the same helpers the run plan uses (onnx-plan.ts), so the default
+ * set shown is the set a run without `trainable` trains. `modes` holds that default as `{kind: 'onnx', trainable}`
+ * with its parameter count (a new head's when the logits layer's outputs are not `numClasses`).
+ */
+async function onnxModes(model: Model, numClasses: number | undefined): Promise<ModelModes> {
+  const { findOutputLinear, listOnnxInitializers, onnxOutputClasses } =
+    await import('../../engine/models/vit/onnx-import.ts');
+  const bytes = await readFile(model.path).catch((error: unknown) => {
+    throw new FlopsError('MODEL_MISSING', `model ${model.id} (${model.name}): ${(error as Error).message}`);
+  });
+  const inits = listOnnxInitializers(bytes, model.path);
+  const linear = findOutputLinear(bytes, { file: model.path });
+  let declared: number | undefined;
+  try {
+    declared = onnxOutputClasses(bytes, { file: model.path });
+  } catch {
+    declared = undefined;
+  }
+  const defaultTrainable = linear ? [linear.weight, ...(linear.bias ? [linear.bias] : [])] : [];
+  const outputs = linear?.outDim ?? declared ?? null;
+  const classes = numClasses ?? outputs ?? 0;
+  const total = inits.reduce((s, i) => s + i.size, 0);
+  const newHead = linear !== undefined && classes > 0 && linear.outDim !== classes;
+  const initializers = inits.map((i): OnnxInitializerEntry => ({
+    name: i.name,
+    shape: i.shape,
+    dtype: i.dtype,
+    size: i.size,
+    trainable: i.dtype === 'FLOAT',
+    head: defaultTrainable.includes(i.name),
+  }));
+  const modes: ModeCount[] = [];
+  if (linear) {
+    const trainable = newHead
+      ? linear.inDim * classes + (linear.bias ? classes : 0)
+      : initializers.filter((i) => i.head).reduce((s, i) => s + i.size, 0);
+    modes.push({
+      mode: { kind: 'onnx', trainable: defaultTrainable },
+      trainable,
+      fraction: total > 0 ? trainable / total : 0,
+    });
+  }
+  return {
+    modelId: model.id,
+    total,
+    numClasses: classes,
+    modes,
+    onnx: { initializers, defaultTrainable, outputs, newHead },
+  };
 }

@@ -16,7 +16,7 @@ import type { Run } from '../db/runs.ts';
 import type { RunSpecInput } from '../runs/spec.ts';
 import { applyPreset, mergeSpec, PRESET_NAMES } from './presets.ts';
 import { createRun, validateRun } from './runs.ts';
-import { parseArgs } from './validate.ts';
+import { InvalidArgumentsError, parseArgs } from './validate.ts';
 
 /** Dimension order: fixes each one's stream index k, so it must never be reordered (only appended to). */
 const DIMENSIONS = ['lr', 'eps', 'budget', 'allocator', 'seed'] as const;
@@ -176,8 +176,18 @@ function pointLabel(p: SweepPoint): string {
     .join(' ');
 }
 
-export async function createSweep(ctx: AppContext, args: CreateSweepArgs): Promise<Sweep> {
-  const a = parseArgs('sweep/create', sweepArgs, args);
+interface SweepPlan {
+  name: string;
+  tag: string;
+  kind: 'grid' | 'random';
+  points: SweepPoint[];
+  specs: RunSpecInput[];
+  start: boolean;
+}
+
+/** Expands the arguments into the runs' specs (nothing is validated against the store or created yet). */
+function planSweep(handler: string, args: CreateSweepArgs): SweepPlan {
+  const a = parseArgs(handler, sweepArgs, args);
   const name = a.name ?? `sweep-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
   const tag = `sweep:${name}`;
   const kind = a.kind ?? 'grid';
@@ -192,20 +202,79 @@ export async function createSweep(ctx: AppContext, args: CreateSweepArgs): Promi
     const label = kind === 'random' ? `#${i + 1} ${pointLabel(p)}` : pointLabel(p);
     return { ...spec, name: `${name} ${label}`.trim(), tags: [...(spec.tags ?? []), tag] };
   });
-  // All or nothing: a bad value in one combination names the combination and the field.
-  const problems: ConfigError[] = [];
-  for (const [i, spec] of specs.entries()) {
+  return { name, tag, kind, points, specs, start: a.start };
+}
+
+/** Every combination checked by run/validate; one bad value names its combination and the field. */
+async function sweepProblems(
+  ctx: AppContext,
+  plan: SweepPlan,
+): Promise<{ field: string; message: string }[]> {
+  const problems: { field: string; message: string }[] = [];
+  for (const [i, spec] of plan.specs.entries()) {
     const checked = await validateRun(ctx, { spec });
     if (!checked.ok) {
       for (const issue of checked.issues) {
-        problems.push(
-          new ConfigError(`runs[${i}] (${pointLabel(points[i] ?? {})}).${issue.field}`, issue.message),
-        );
+        problems.push({
+          field: `runs[${i}] (${pointLabel(plan.points[i] ?? {})}).${issue.field}`,
+          message: issue.message,
+        });
       }
     }
   }
-  if (problems.length > 0) throw new InvalidConfigError(problems);
+  return problems;
+}
+
+export interface SweepPreview {
+  name: string;
+  tag: string;
+  kind: 'grid' | 'random';
+  /** The points sweep/create would create, in the same order (random draws included). */
+  points: SweepPoint[];
+  /** The run names sweep/create would give them. */
+  names: string[];
+  /** What sweep/create would refuse, by field (`runs[i] (...).train.x`); empty when it would create them all. */
+  issues: { field: string; message: string }[];
+}
+
+/**
+ * What sweep/create would create for the same arguments, without creating anything: the same expansion (so a
+ * random sweep's preview lists exactly the trials it draws) and the same validation. Like run/validate it answers
+ * with issues rather than throwing, for forms: bad arguments by field (`random.lr.max`), bad trials by trial and
+ * field (`runs[i] (...).train.x`); then `points` is empty for the former.
+ */
+export async function previewSweep(ctx: AppContext, args: CreateSweepArgs): Promise<SweepPreview> {
+  let plan: SweepPlan;
+  try {
+    plan = planSweep('sweep/preview', args);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentsError || error instanceof InvalidConfigError)) throw error;
+    const kind = (args as { kind?: string } | null)?.kind === 'random' ? 'random' : 'grid';
+    const issues =
+      error instanceof InvalidArgumentsError
+        ? error.issues
+        : error.issues.map((i) => ({ field: i.field, message: i.message.replace(`${i.field}: `, '') }));
+    return { name: '', tag: '', kind, points: [], names: [], issues };
+  }
+  const problems = await sweepProblems(ctx, plan);
+  return {
+    name: plan.name,
+    tag: plan.tag,
+    kind: plan.kind,
+    points: plan.points,
+    names: plan.specs.map((s) => s.name ?? ''),
+    issues: problems,
+  };
+}
+
+export async function createSweep(ctx: AppContext, args: CreateSweepArgs): Promise<Sweep> {
+  const plan = planSweep('sweep/create', args);
+  // All or nothing: a bad value in one combination names the combination and the field.
+  const problems = await sweepProblems(ctx, plan);
+  if (problems.length > 0) {
+    throw new InvalidConfigError(problems.map((p) => new ConfigError(p.field, p.message)));
+  }
   const runs: Run[] = [];
-  for (const spec of specs) runs.push(await createRun(ctx, { spec, start: a.start }));
-  return { name, tag, kind, points, runs };
+  for (const spec of plan.specs) runs.push(await createRun(ctx, { spec, start: plan.start }));
+  return { name: plan.name, tag: plan.tag, kind: plan.kind, points: plan.points, runs };
 }

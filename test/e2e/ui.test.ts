@@ -4,13 +4,15 @@
 // and screenshots every page into test-artifacts/screenshots/. It fails on any console error, and on any long
 // task over 100 ms in the renderer while a run streams. Skipped (visibly) where chromium is not installed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { GraphBuilder } from '../../engine/onnx/graph.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -367,6 +369,121 @@ describe.skipIf(!available)('workbench UI against flops serve', () => {
     expect(await page.locator('section[aria-labelledby="execution-title"]').innerText()).toMatch(
       /In effect: cpu.*, 2 threads, 1 at once on cpu/,
     );
+  });
+
+  it('re-splits the dataset: bad fractions get the core message under the field, then a new version', async () => {
+    await go('#/datasets', 'Datasets');
+    const versions = page.locator('section[aria-labelledby="list-title"] tbody tr');
+    await expect.poll(() => versions.count()).toBe(1);
+    await page.fill('#split-val', '0.6');
+    await page.fill('#split-test', '0.5');
+    await page.getByRole('button', { name: 'Split', exact: true }).click();
+    await page.locator('#split-test-issues', { hasText: 'val + test must be below 1' }).waitFor();
+    await shot('datasets-split-invalid');
+    await page.fill('#split-val', '0.2');
+    await page.fill('#split-test', '0.2');
+    await page.fill('#split-seed', '3');
+    await page.getByRole('button', { name: 'Split', exact: true }).click();
+    const result = page.locator('[data-testid="split-result"]');
+    await result.waitFor({ timeout: 60_000 });
+    expect(await page.locator('#split-test-issues').count()).toBe(0);
+    await expect.poll(() => versions.count()).toBe(2);
+    // The bundled subset has 1,000 training and 500 test images over 5 classes; 20 % + 20 % of 1,500 per class.
+    const text = await result.innerText();
+    const [train, val, test] = [
+      /([\d,\s\u2009]+) train/,
+      /([\d,\s\u2009]+) val/,
+      /([\d,\s\u2009]+) test/,
+    ].map((re) => Number(re.exec(text)?.[1]?.replace(/[^\d]/g, '')));
+    expect(train! + val! + test!).toBe(1500);
+    expect(val).toBe(300);
+    expect(test).toBe(300);
+    // The new version is selected: its class balance is shown per class.
+    const balance = await page.locator('table.balance tbody').innerText();
+    expect(balance).toMatch(/\d/);
+    await shot('datasets-split');
+  });
+
+  it('launches a random sweep from the New-run page with a preview, and lists its runs ready to compare', async () => {
+    await go('#/runs/new', 'New run');
+    await page.selectOption('#nr-preset', 'head-lr');
+    await page.fill('#nr-max-steps', '20');
+    await page.fill('#nr-eval-every', '10');
+    await page.getByText('Ready.').waitFor();
+    await page.check('#nr-sweep');
+    await page.locator('[data-testid="sweep-section"]').waitFor();
+    await page.fill('#sw-trials', '2');
+    await page.fill('#sw-sweep-seed', '7');
+    await page.fill('#sw-name', 'e2e-rs');
+    // A reversed range is refused by the core (sweep/preview), under the field.
+    await page.fill('#sw-lr', '0.1:0.001');
+    await page.locator('#sw-lr-issues', { hasText: 'min must not be above max' }).waitFor();
+    await page.fill('#sw-lr', '0.001:0.1');
+    await page.locator('#sw-lr-issues').waitFor({ state: 'detached' });
+    const rows = page.locator('[data-testid="sweep-preview"] tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    const lrs = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[1]?.textContent?.trim() ?? ''));
+    await shot('new-run-sweep');
+    await page.getByRole('button', { name: 'Launch 2 runs' }).click();
+    await page.waitForURL(/#\/runs\?tag=sweep%3Ae2e-rs$/);
+    const table = page.locator('table.runs tbody tr');
+    await expect.poll(() => table.count()).toBe(2);
+    expect(await page.inputValue('#runs-tag')).toBe('sweep:e2e-rs');
+    // The runs are the previewed trials (their names carry the drawn rates), and both are selected for Compare.
+    const names = await page.locator('table.runs').innerText();
+    for (const [i, lr] of lrs.entries()) expect(names).toContain(`e2e-rs #${i + 1} lr=${lr}`);
+    expect(await page.locator('.toolbar').innerText()).toContain('2 selected');
+    await expect
+      .poll(async () => (await page.locator('table.runs').innerText()).match(/completed/g)?.length ?? 0, {
+        timeout: 120_000,
+        interval: 1000,
+      })
+      .toBe(2);
+    await shot('runs-sweep');
+    await page.getByRole('link', { name: 'Compare' }).last().click();
+    await page.locator('[data-testid="config-diff"]').waitFor();
+    expect(await page.locator('[data-testid="config-diff"]').innerText()).toContain('train.optimizer.lr');
+  });
+
+  it('offers the initializers of an imported ONNX model to train, LR only for the logits layer', async () => {
+    // A 784 → 16 → 5 MLP classifier (PyTorch-style Gemm layers), written here and imported through the UI.
+    const g = new GraphBuilder('mlp', 17);
+    const x = g.input('image', 'float32', ['batch', 1, 28, 28]);
+    const w1 = g.initializer('fc1.weight', new Float32Array(16 * 784).fill(0.01), [16, 784]);
+    const b1 = g.initializer('fc1.bias', new Float32Array(16), [16]);
+    const h = g.op('Relu', [g.op('Gemm', [g.op('Flatten', [x], { axis: 1 }), w1, b1], { transB: 1 })]);
+    const w2 = g.initializer('fc2.weight', new Float32Array(5 * 16).fill(0.02), [5, 16]);
+    const b2 = g.initializer('fc2.bias', new Float32Array(5), [5]);
+    g.node('Gemm', [h, w2, b2], ['logits'], { transB: 1 });
+    g.output('logits', 'float32', ['batch', 5]);
+    const file = join(dir, 'mlp.onnx');
+    writeFileSync(file, g.toBytes());
+    await go('#/models', 'Models');
+    await page.fill('#model-path', file);
+    await page.click('form button[type="submit"]');
+    await expect.poll(() => page.locator('main').innerText(), { timeout: 30_000 }).toContain('mlp');
+
+    await go('#/runs/new', 'New run');
+    await page.selectOption('#nr-preset', 'head-lr');
+    const option = await page.locator('#nr-model option', { hasText: 'mlp' }).getAttribute('value');
+    await page.selectOption('#nr-model', option!);
+    const list = page.locator('[data-testid="onnx-initializers"]');
+    await list.waitFor();
+    expect(await page.locator('#nr-mode').count()).toBe(0);
+    const boxes = page.locator('[data-testid="onnx-initializers"] input[type="checkbox"]');
+    const checked = await Promise.all([0, 1, 2, 3].map((i) => boxes.nth(i).isChecked()));
+    expect(checked).toEqual([false, false, true, true]);
+    // The logits layer: 5 × 16 + 5 = 85 parameters, trainable with LR (the preset's estimator).
+    expect(await list.innerText()).toContain('85 parameters');
+    await page.getByText('Ready.').waitFor();
+    await page.check('#nr-init-fc1\\.bias');
+    expect(await list.innerText()).toContain('101 parameters');
+    expect(await page.locator('#nr-estimator option[value="lr"]').isDisabled()).toBe(false); // still selected
+    await page.locator('#nr-estimator-issues', { hasText: 'LR on an ONNX model' }).waitFor();
+    await page.selectOption('#nr-estimator', 'spsa');
+    await page.getByText('Ready.').waitFor();
+    expect(await page.locator('#nr-estimator option[value="lr"]').isDisabled()).toBe(true);
+    await shot('new-run-onnx');
   });
 
   it('no console errors happened anywhere', () => {

@@ -5,7 +5,7 @@ export type Route =
   | { page: 'datasets' }
   | { page: 'models' }
   | { page: 'new-run'; from?: number }
-  | { page: 'runs' }
+  | { page: 'runs'; tag?: string }
   | { page: 'run'; id: number }
   | { page: 'compare'; ids: number[] }
   | { page: 'settings' }
@@ -57,7 +57,11 @@ export function parseRoute(hash: string): Route {
       }
       break;
     case 'runs': {
-      if (parts.length === 1) return { page: 'runs' };
+      if (parts.length === 1) {
+        // '#/runs?tag=sweep:x' opens the table filtered to one tag (where a launched sweep lands).
+        const tag = query.get('tag')?.trim();
+        return tag ? { page: 'runs', tag } : { page: 'runs' };
+      }
       if (second === 'new' && third === undefined) {
         const from = positiveInt(query.get('from') ?? undefined);
         return from === undefined ? { page: 'new-run' } : { page: 'new-run', from };
@@ -75,8 +79,9 @@ export function formatRoute(route: Route): string {
     case 'datasets':
     case 'models':
     case 'settings':
-    case 'runs':
       return `#/${route.page}`;
+    case 'runs':
+      return route.tag ? `#/runs?tag=${encodeURIComponent(route.tag)}` : '#/runs';
     case 'new-run':
       return route.from === undefined ? '#/runs/new' : `#/runs/new?from=${route.from}`;
     case 'run':

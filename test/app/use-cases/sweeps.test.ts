@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { InvalidArgumentsError } from '../../../app/use-cases/validate.ts';
 import { listRuns } from '../../../app/use-cases/runs.ts';
-import { createSweep, randomPoints } from '../../../app/use-cases/sweeps.ts';
+import { createSweep, previewSweep, randomPoints } from '../../../app/use-cases/sweeps.ts';
 import { testWorkspace, type TestWorkspace } from '../runs/helpers.ts';
 
 let ws: TestWorkspace;
@@ -157,5 +157,55 @@ describe('random sweeps', () => {
       { allocator: 'flops', lr: 0.01 },
       { allocator: 'flops', lr: 0.03 },
     ]);
+  });
+});
+
+describe('sweep/preview', () => {
+  it('lists exactly the trials and names sweep/create then creates, and creates nothing itself', async () => {
+    const args = {
+      kind: 'random' as const,
+      base: ws.spec({ estimator: 'spsa' }),
+      name: 'pv',
+      start: false,
+      random: space,
+    };
+    const before = (await listRuns(ws.ctx, {})).length;
+    const preview = await previewSweep(ws.ctx, args);
+    expect((await listRuns(ws.ctx, {})).length).toBe(before);
+    expect(preview.issues).toEqual([]);
+    expect(preview.tag).toBe('sweep:pv');
+    expect(preview.points).toEqual(randomPoints(space));
+    expect(preview.names[3]).toBe('pv #4 lr=0.02938 eps=0.004601 budget=10 allocator=uniform seed=0');
+    const sweep = await createSweep(ws.ctx, args);
+    expect(sweep.points).toEqual(preview.points);
+    expect(sweep.runs.map((r) => r.name)).toEqual(preview.names);
+  });
+
+  it('returns what sweep/create would refuse as issues instead of throwing', async () => {
+    const preview = await previewSweep(ws.ctx, { kind: 'random', base: ws.spec(), random: space });
+    // LR (the base's estimator) needs even budgets: trial 1 draws 13.
+    expect(preview.points).toHaveLength(4);
+    expect(preview.issues.map((i) => i.field)).toEqual([
+      'runs[0] (lr=0.08467 eps=0.003617 budget=13 allocator=uniform seed=2).train.budgetPerSample',
+    ]);
+    expect(preview.issues[0]!.message).not.toMatch(/^runs\[/);
+  });
+
+  it('answers bad arguments as issues by field too (no error, no points), like run/validate', async () => {
+    const preview = await previewSweep(ws.ctx, {
+      kind: 'random',
+      base: ws.spec(),
+      random: { trials: 2, lr: { min: 0.1, max: 0.01 } },
+    });
+    expect(preview.points).toEqual([]);
+    expect(preview.issues).toEqual([{ field: 'random.lr.max', message: 'min must not be above max' }]);
+    const big = await previewSweep(ws.ctx, {
+      base: ws.spec(),
+      grid: {
+        seed: Array.from({ length: 50 }, (_, i) => i),
+        lr: Array.from({ length: 11 }, (_, i) => 0.001 * (i + 1)),
+      },
+    });
+    expect(big.issues).toEqual([{ field: 'grid', message: '550 runs; at most 500' }]);
   });
 });

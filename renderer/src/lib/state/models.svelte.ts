@@ -79,6 +79,7 @@ export const MODE_KIND_LABELS: Record<ModeKind, string> = {
   vpt: 'Visual prompt tuning',
   'last-k': 'Last k blocks',
   full: 'Full',
+  onnx: 'ONNX initializers',
 };
 
 /** 'lora' rank 4 on q,v → "LoRA r4 (q,v)". */
@@ -96,5 +97,7 @@ export function modeLabel(mode: ModelModes['modes'][number]['mode']): string {
       return `Last ${mode.k ?? 1} block${(mode.k ?? 1) === 1 ? '' : 's'}`;
     case 'full':
       return 'Full';
+    case 'onnx':
+      return mode.trainable ? `${mode.trainable.length} initializers` : 'Output layer';
   }
 }

@@ -41,6 +41,8 @@ export class RunForm {
   loraRank = $state<Num>(4);
   vptPrompts = $state<Num>(4);
   lastK = $state<Num>(1);
+  /** The initializers an imported ONNX model trains (mode 'onnx'); set to the model's default set when it loads. */
+  onnxTrainable = $state.raw<string[]>([]);
   estimator = $state<EstimatorKind>('spsa');
   allocator = $state<AllocatorKind>('flops');
   flopsLr = $state<Num>(0.01);
@@ -130,6 +132,8 @@ export class RunForm {
         return { kind: 'vpt', prompts: this.vptPrompts };
       case 'last-k':
         return { kind: 'last-k', k: this.lastK };
+      case 'onnx':
+        return { kind: 'onnx', trainable: this.onnxTrainable };
       default:
         return { kind: this.modeKind };
     }
@@ -241,14 +245,72 @@ export class RunForm {
     const numClasses = this.dataset?.classes.length;
     try {
       const counts = await this.#api.invoke('model/modes', { id, ...(numClasses ? { numClasses } : {}) });
-      if (this.modelId === id) this.modeCounts = counts;
+      if (this.modelId !== id) return;
+      this.modeCounts = counts;
+      if (counts.onnx) {
+        // An ONNX model trains named initializers; keep a choice that fits this model (an earlier run's), else
+        // start from its default set (the logits layer), which is also the only set LR can train.
+        const names = counts.onnx.initializers.map((i) => i.name);
+        const fits = this.onnxTrainable.length > 0 && this.onnxTrainable.every((n) => names.includes(n));
+        if (!fits) this.onnxTrainable = counts.onnx.defaultTrainable;
+        this.modeKind = 'onnx';
+      } else if (this.modeKind === 'onnx') {
+        this.modeKind = 'head';
+      }
     } catch {
       if (this.modelId === id) this.modeCounts = null;
     }
   }
 
-  /** Trainable parameters of the chosen mode kind, when known. */
+  /** The chosen model's initializers and default trainable set, when it is an imported ONNX model. */
+  get onnx(): NonNullable<ModelModes['onnx']> | null {
+    return this.modeCounts?.onnx ?? null;
+  }
+
+  /**
+   * Whether the checked initializers are exactly the logits layer (the head case): the only set LR can train, as
+   * its noise goes on the logits (app/runs/onnx-plan.ts refuses LR otherwise).
+   */
+  get onnxHeadOnly(): boolean {
+    const head = this.onnx?.defaultTrainable ?? [];
+    const chosen = this.onnxTrainable;
+    return (
+      head.length > 0 &&
+      chosen.length === head.length &&
+      chosen.every((n, i) => chosen.indexOf(n) === i) &&
+      head.every((n) => chosen.includes(n))
+    );
+  }
+
+  /** Whether the LR estimator can train the chosen mode. */
+  get lrAllowed(): boolean {
+    return this.modeKind !== 'onnx' || this.onnxHeadOnly;
+  }
+
+  toggleInitializer(name: string): void {
+    const on = this.onnxTrainable.includes(name);
+    // Kept in the model's order, which is θ order for the run.
+    const order = this.onnx?.initializers.map((i) => i.name) ?? [];
+    this.onnxTrainable = on
+      ? this.onnxTrainable.filter((n) => n !== name)
+      : order.filter((n) => n === name || this.onnxTrainable.includes(n));
+  }
+
+  resetTrainable(): void {
+    this.onnxTrainable = this.onnx?.defaultTrainable ?? [];
+  }
+
+  /** Trainable parameters of the chosen mode, when known. */
   get trainableParams(): number | null {
+    if (this.modeKind === 'onnx') {
+      const onnx = this.onnx;
+      if (!onnx) return null;
+      // The head case counts the (possibly new) head the run makes; any other set is the initializers' sizes.
+      if (this.onnxHeadOnly) return this.modeCounts?.modes[0]?.trainable ?? null;
+      return onnx.initializers
+        .filter((i) => this.onnxTrainable.includes(i.name))
+        .reduce((s, i) => s + i.size, 0);
+    }
     return this.modeCounts?.modes.find((m) => m.mode.kind === this.modeKind)?.trainable ?? null;
   }
 
@@ -260,6 +322,7 @@ export class RunForm {
       if (typeof mode.rank === 'number') this.loraRank = mode.rank;
       if (typeof mode.prompts === 'number') this.vptPrompts = mode.prompts;
       if (typeof mode.k === 'number') this.lastK = mode.k;
+      if (Array.isArray(mode.trainable)) this.onnxTrainable = mode.trainable.map(String);
     }
     if (typeof spec.modelId === 'number') this.modelId = spec.modelId;
     if (typeof spec.datasetVersionId === 'string') this.datasetVersionId = spec.datasetVersionId;

@@ -4,7 +4,15 @@
 import { rankBins, appendHeatmapRows, type Heatmap } from '../allocation.ts';
 import { errorMessage, type BridgeApi } from '../api.ts';
 import { frameScheduler, type FrameScheduler } from '../frame.ts';
-import { appendPoints, EMPTY_CURVE, LIVE_TARGET, type Curve } from '../curve.ts';
+import {
+  appendPoints,
+  EMPTY_CURVE,
+  LIVE_MAX,
+  LIVE_TARGET,
+  mergeTail,
+  tailStart,
+  type Curve,
+} from '../curve.ts';
 import {
   LIVE_STATUSES,
   type RunAllocations,
@@ -27,6 +35,14 @@ export interface LatestAllocation {
  * evaluations, the heatmap spread over the whole run).
  */
 const RESYNC_MS = 5000;
+/**
+ * Between those, the rows stored since the last read are read this often and bucketed like it. Progress events are
+ * throttled (20/s): at thousands of steps a second they are a sparse sample, and a curve continued by them alone
+ * turns from a dense min/max envelope into a thin line of single steps, which the smoothing then follows closely.
+ */
+const TAIL_MS = 1000;
+/** A tail longer than this many steps is not read raw; the whole series is re-read instead. */
+const TAIL_MAX_STEPS = 20_000;
 const HEAT_BINS = 16;
 /** Live repaint caps: curves and counters 5 times a second, the allocation charts and heatmap twice. */
 const CURVE_INTERVAL_MS = 200;
@@ -96,7 +112,11 @@ export class RunView {
   #progressSinceStatus = false;
   #window: RunProgress[] = [];
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
+  #tailTimer: ReturnType<typeof setInterval> | undefined;
   #metricsSeq = 0;
+  /** The last read series (before live points) and its bucket width, which tails are bucketed to. */
+  #history: { loss: Curve; acc: Curve; width: number; x: XAxisName } | null = null;
+  #tailBusy = false;
   #disposed = false;
 
   constructor(api: BridgeApi, id: number) {
@@ -181,8 +201,12 @@ export class RunView {
       });
       if (seq !== this.#metricsSeq || this.#disposed) return;
       const live = this.loss;
-      this.loss = appendPoints(seriesCurve(m, 'trainLoss'), x === this.xAxis ? live : EMPTY_CURVE);
-      this.trainAcc = seriesCurve(m, 'trainAcc');
+      const loss = seriesCurve(m, 'trainLoss');
+      const acc = seriesCurve(m, 'trainAcc');
+      const width = m.series.find((s) => s.metric === 'trainLoss')?.width ?? 1;
+      this.#history = { loss, acc, width, x };
+      this.loss = appendPoints(loss, x === this.xAxis ? live : EMPTY_CURVE);
+      this.trainAcc = acc;
       const evals = m.evaluations.find((e) => e.runId === this.id)?.points ?? [];
       this.evalAcc = {
         steps: evals.map((p) => p.step),
@@ -191,6 +215,47 @@ export class RunView {
       };
     } catch (error) {
       this.error = errorMessage(error);
+    }
+  }
+
+  /**
+   * Reads the rows stored since the last full read, raw, and buckets them at that read's width (see TAIL_MS), so the
+   * curves stay one series of one density up to the latest stored step. Falls back to a full read when the tail is
+   * too long or the curve would outgrow LIVE_MAX.
+   */
+  async loadTail(): Promise<void> {
+    const h = this.#history;
+    if (!h || h.x !== this.xAxis || this.#tailBusy) return;
+    const from = tailStart(h.loss, h.width);
+    const latest = this.progress?.step ?? 0;
+    if (latest - from > TAIL_MAX_STEPS) return void this.loadMetrics();
+    const seq = this.#metricsSeq;
+    this.#tailBusy = true;
+    try {
+      const m = await this.#api.invoke('run/metrics', {
+        runIds: [this.id],
+        metrics: ['trainLoss', 'trainAcc'],
+        x: h.x,
+        maxPoints: TAIL_MAX_STEPS,
+        fromStep: from,
+      });
+      // A full read started meanwhile (or the axis changed): its answer wins.
+      if (seq !== this.#metricsSeq || this.#disposed || this.#history !== h) return;
+      if (m.series.some((s) => s.width > 1)) return void this.loadMetrics();
+      const loss = mergeTail(h.loss, seriesCurve(m, 'trainLoss'), from, h.width, this.loss);
+      if (loss.steps.length > LIVE_MAX) return void this.loadMetrics();
+      this.loss = loss;
+      this.trainAcc = mergeTail(
+        h.acc,
+        seriesCurve(m, 'trainAcc'),
+        tailStart(h.acc, h.width),
+        h.width,
+        EMPTY_CURVE,
+      );
+    } catch (error) {
+      this.error = errorMessage(error);
+    } finally {
+      this.#tailBusy = false;
     }
   }
 
@@ -352,9 +417,12 @@ export class RunView {
           if (!this.#disposed) void this.loadAllocations();
         }, RESYNC_MS / 2);
       }, RESYNC_MS);
+      this.#tailTimer = setInterval(() => void this.loadTail(), TAIL_MS);
     } else if (!want && this.#resyncTimer !== undefined) {
       clearInterval(this.#resyncTimer);
+      clearInterval(this.#tailTimer);
       this.#resyncTimer = undefined;
+      this.#tailTimer = undefined;
     }
   }
 
@@ -364,6 +432,8 @@ export class RunView {
     this.#frame.cancel();
     this.#allocFrame.cancel();
     clearInterval(this.#resyncTimer);
+    clearInterval(this.#tailTimer);
     this.#resyncTimer = undefined;
+    this.#tailTimer = undefined;
   }
 }

@@ -88,6 +88,14 @@ export class RunsState {
     this.selected = this.isSelected(id) ? this.selected.filter((x) => x !== id) : [...this.selected, id];
   }
 
+  /** Filters the table to one tag and selects exactly its runs, so Compare opens them all. */
+  showTag(tag: string): void {
+    this.tag = tag;
+    this.text = '';
+    this.status = '';
+    this.selected = this.all.filter((r) => r.tags.includes(tag)).map((r) => r.id);
+  }
+
   /** Selects every visible run, or clears the selection when all visible ones are selected. */
   toggleAllVisible(): void {
     this.selected = toggleAll(
