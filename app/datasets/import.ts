@@ -89,12 +89,7 @@ function errnoMessage(e: unknown): string {
 }
 
 /** The file pipeline shared by folders and CSV manifests. */
-function filePipeline(
-  scan: ScanResult,
-  options: ImportOptions,
-  cfg: PreprocessConfig,
-  decoders: Record<string, number>,
-): Pipeline {
+function filePipeline(scan: ScanResult, options: ImportOptions, cfg: PreprocessConfig): Pipeline {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const maxFileBytes = options.maxFileBytes ?? 256 << 20;
   // content hash -> lowest candidate index holding it. Claimed at read time, so a later copy skips decoding;
@@ -132,7 +127,6 @@ function filePipeline(
       owners.set(hash, i);
       const decoded = await decodeImage(bytes, { maxPixels });
       if (!decoded.ok) return skip(decoded.code, decoded.message, hash);
-      decoders[decoded.decoder] = (decoders[decoded.decoder] ?? 0) + 1;
       const ext = extname(rel).toLowerCase();
       const note: ReportNote | undefined =
         IMAGE_SUFFIXES[ext] === decoded.format
@@ -159,11 +153,13 @@ interface Committed {
   sources: string[];
   skipped: SkippedFile[];
   notes: ReportNote[];
+  /** Images kept per decoder, counted at commit: a copy decoded before its original was read is not counted. */
+  decoders: Record<string, number>;
 }
 
 /** Runs the pipeline with bounded concurrency and commits outcomes in index order. */
 async function runPipeline(p: Pipeline, writer: CacheWriter, options: ImportOptions): Promise<Committed> {
-  const out: Committed = { labels: [], splits: [], sources: [], skipped: [], notes: [] };
+  const out: Committed = { labels: [], splits: [], sources: [], skipped: [], notes: [], decoders: {} };
   const window = Math.max(1, options.concurrency ?? 8);
   const inflight = new Map<number, Promise<Outcome>>();
   const ownerHash = new Map<string, number>();
@@ -207,6 +203,7 @@ async function runPipeline(p: Pipeline, writer: CacheWriter, options: ImportOpti
         out.splits.push(item.split);
         out.sources.push(rel);
         if (outcome.note) out.notes.push(outcome.note);
+        if (outcome.decoder) out.decoders[outcome.decoder] = (out.decoders[outcome.decoder] ?? 0) + 1;
       }
     }
     options.onProgress?.({ done: i + 1, total: p.total });
@@ -218,7 +215,7 @@ async function runImport(
   source: DatasetSource,
   defaultName: string,
   scanned: { count: number; skipped: SkippedFile[]; classDirs: { rel: string; className: string }[] },
-  makePipeline: (cfg: PreprocessConfig, decoders: Record<string, number>) => Pipeline,
+  makePipeline: (cfg: PreprocessConfig) => Pipeline,
   options: ImportOptions,
   keepSources: boolean,
   /** Class order by name; default UTF-16 code-unit order of the names. */
@@ -227,8 +224,7 @@ async function runImport(
   const started = performance.now();
   const cfg = parsePreprocessConfig(options.preprocess);
   const shape = outputShape(cfg);
-  const decoders: Record<string, number> = {};
-  const pipeline = makePipeline(cfg, decoders);
+  const pipeline = makePipeline(cfg);
   const writer = await CacheWriter.create(options.cacheRoot, shape.height * shape.width * shape.channels);
   try {
     const done = await runPipeline(pipeline, writer, options);
@@ -268,7 +264,7 @@ async function runImport(
       skipped,
       notes: notes.sort((a, b) => byCodeUnits(a.path, b.path)),
       skippedByCode,
-      decoders,
+      decoders: done.decoders,
       elapsedMs: Math.round(performance.now() - started),
     };
     if (labels.length === 0) throw new EmptyDatasetError(source.path, report);
@@ -315,7 +311,7 @@ export async function importImageFolder(
     { kind: 'folder', path: resolve(root) },
     basename(resolve(root)),
     { count: scan.scanned, skipped: scan.skipped, classDirs: scan.classDirs },
-    (cfg, decoders) => filePipeline(scan, options, cfg, decoders),
+    (cfg) => filePipeline(scan, options, cfg),
     options,
     true,
   );
@@ -331,7 +327,7 @@ export async function importCsvManifest(
     { kind: 'csv', path: resolve(csvPath) },
     basename(csvPath, extname(csvPath)),
     { count: scan.scanned, skipped: scan.skipped, classDirs: [] },
-    (cfg, decoders) => filePipeline(scan, options, cfg, decoders),
+    (cfg) => filePipeline(scan, options, cfg),
     options,
     true,
   );
