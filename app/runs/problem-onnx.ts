@@ -13,7 +13,6 @@ import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { InvalidConfigError } from '../../engine/config.ts';
-import { BatchLoader } from '../../engine/data/loader.ts';
 import { kShotPerClass } from '../../engine/data/splits.ts';
 import { ConfigError, FormatError } from '../../engine/errors.ts';
 import {
@@ -34,6 +33,7 @@ import type { DatasetVersionRecord } from '../datasets/types.ts';
 import { defaultProviders } from '../providers.ts';
 import { planOnnxRun, type OnnxRunPlan } from './onnx-plan.ts';
 import type { BuiltProblem, ProblemRequest } from './problem.ts';
+import { readSplitRows, type SplitRows } from './split-rows.ts';
 
 export interface Normalization {
   rescale: number;
@@ -70,31 +70,6 @@ export async function normalization(modelFile: string, rec: DatasetVersionRecord
   };
 }
 
-interface Rows {
-  x: Float32Array; // [n, prod(rowShape)], in the plan's layout
-  y: Int32Array;
-}
-
-async function readRows(
-  cache: DatasetCache,
-  indices: Int32Array,
-  norm: Normalization,
-  layout: 'nchw' | 'nhwc',
-): Promise<Rows> {
-  const loader = new BatchLoader(cache, {
-    batchSize: indices.length,
-    seed: 0,
-    indices,
-    shuffle: false,
-    dropLast: false,
-    normalization: norm,
-    layout,
-    prefetch: false,
-  });
-  const batch = await loader.batch(0, 0);
-  return { x: batch.pixels, y: batch.labels };
-}
-
 /** The head's θ = [W (classes × p), b (classes)] from the model's layer (W stored [p, classes] or [classes, p]). */
 function headInit(bytes: Uint8Array, file: string, head: NonNullable<OnnxRunPlan['head']>): Float32Array {
   const { inDim: p, outDim: k } = head;
@@ -119,7 +94,7 @@ export interface OnnxBuildOptions {
 }
 
 /** The first two rows of the run's images (the train split's, topped up from the eval split's): the cut's probe. */
-function probeRows(train: Rows, evaluation: Rows, rowSize: number): Float32Array {
+function probeRows(train: SplitRows, evaluation: SplitRows, rowSize: number): Float32Array {
   const out = new Float32Array(2 * rowSize);
   const own = Math.min(2, train.y.length);
   out.set(train.x.subarray(0, own * rowSize));
@@ -158,8 +133,8 @@ export async function buildOnnxProblem(
         `the dataset has no ${trainIdx.length === 0 ? 'train' : req.evalSplit} samples`,
       );
     }
-    const train = await readRows(cache, trainIdx, norm, plan.layout);
-    const evaluation = await readRows(cache, evalIdx, norm, plan.layout);
+    const train = await readSplitRows(cache, trainIdx, norm, plan.layout);
+    const evaluation = await readSplitRows(cache, evalIdx, norm, plan.layout);
     const sessionOptions = { providers: req.providers ?? defaultProviders(), intraOpNumThreads: req.threads };
     const base = { classes: rec.classes, trainSize: trainIdx.length, evalSize: evalIdx.length };
 
@@ -172,7 +147,7 @@ export async function buildOnnxProblem(
         label: `${basename(file)} (features)`,
       });
       const rowSize = plan.rowShape.reduce((a, b) => a * b, 1);
-      const features = async (rows: Rows): Promise<{ x: Float32Array; y: Int32Array }> => {
+      const features = async (rows: SplitRows): Promise<{ x: Float32Array; y: Int32Array }> => {
         // A linear classifier on the (flat) input: the rows are the features, and the prefix is empty.
         if (head.features === plan.inputName && rowSize === head.inDim) return rows;
         const n = rows.y.length;
@@ -271,10 +246,10 @@ export async function buildOnnxProblem(
 async function cachedPrefix(
   model: ModelGraph,
   file: string,
-  train: Rows,
-  evaluation: Rows,
+  train: SplitRows,
+  evaluation: SplitRows,
   sessionOptions: { providers: readonly ProviderName[]; intraOpNumThreads?: number | undefined },
-): Promise<{ suffix: ModelGraph; train: Rows; evaluation: Rows; prefixMs: number } | undefined> {
+): Promise<{ suffix: ModelGraph; train: SplitRows; evaluation: SplitRows; prefixMs: number } | undefined> {
   const started = performance.now();
   const { cut } = await cutFrozenPrefix(model.bytes, {
     rowsInput: model.inputName,
@@ -290,12 +265,12 @@ async function cachedPrefix(
     inDim: model.inDim,
     featureDim: cut.width,
   });
-  const features = async (rows: Rows): Promise<Rows> => {
+  const features = async (rows: SplitRows): Promise<SplitRows> => {
     oracle.setBatch(rows.x, rows.y);
     return { x: await oracle.features(Int32Array.from(rows.y, (_, i) => i)), y: rows.y };
   };
-  let cachedTrain: Rows;
-  let cachedEval: Rows;
+  let cachedTrain: SplitRows;
+  let cachedEval: SplitRows;
   try {
     [cachedTrain, cachedEval] = [await features(train), await features(evaluation)];
   } finally {

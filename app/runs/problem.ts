@@ -3,7 +3,6 @@
 // head mode the suffix is one linear layer, which the engine evaluates in TypeScript (no ORT call per query).
 import { DatasetCache } from '../datasets/cache.ts';
 import type { SplitName } from '../datasets/types.ts';
-import { BatchLoader } from '../../engine/data/loader.ts';
 import { kShotPerClass } from '../../engine/data/splits.ts';
 import { ConfigError } from '../../engine/errors.ts';
 import { vitEngineGraphs, vitLrGraph } from '../../engine/models/vit/engine-graphs.ts';
@@ -24,6 +23,7 @@ import { deriveSeed } from '../../engine/rng.ts';
 import type { TrainingProblem } from '../../engine/train-helpers.ts';
 import { buildOnnxProblem } from './problem-onnx.ts';
 import type { RunMode } from './spec.ts';
+import { readSplitRows, type SplitRows } from './split-rows.ts';
 
 export interface ProblemRequest {
   modelDir: string;
@@ -50,31 +50,6 @@ export interface BuiltProblem {
   trainableParams: number;
   /** Milliseconds spent running the frozen prefix over every sample (once per run). */
   prefixMs: number;
-}
-
-interface Split {
-  x: Float32Array; // NCHW, normalised as the model's preprocessor config says
-  y: Int32Array;
-}
-
-/** Reads a whole split into memory, normalised for the model. Datasets here are small; large ones stream later. */
-async function readSplit(
-  cache: DatasetCache,
-  indices: Int32Array,
-  norm: { rescale: number; mean: number[]; std: number[] },
-): Promise<Split> {
-  const loader = new BatchLoader(cache, {
-    batchSize: indices.length,
-    seed: 0,
-    indices,
-    shuffle: false,
-    dropLast: false,
-    normalization: norm,
-    layout: 'nchw',
-    prefetch: false,
-  });
-  const batch = await loader.batch(0, 0);
-  return { x: batch.pixels, y: batch.labels };
 }
 
 /**
@@ -129,8 +104,8 @@ export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
       );
     }
     const [train, evaluation] = [
-      await readSplit(cache, trainIdx, norm),
-      await readSplit(cache, evalIdx, norm),
+      await readSplitRows(cache, trainIdx, norm, 'nchw'),
+      await readSplitRows(cache, evalIdx, norm, 'nchw'),
     ];
 
     const prepared = prepareRunViT(config, weights, { mode: req.mode, seed: req.seed, classes: rec.classes });
@@ -162,7 +137,7 @@ export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
     const started = performance.now();
     const prefix = await createSession(graphs.prefix.bytes, sessionOptions);
     const oracle = new OnnxFeatureOracle(prefix.session, graphs.prefix);
-    const features = async (split: Split): Promise<Split> => {
+    const features = async (split: SplitRows): Promise<SplitRows> => {
       oracle.setBatch(split.x, split.y);
       const rows = Int32Array.from({ length: split.y.length }, (_, i) => i);
       return { x: await oracle.features(rows), y: split.y };

@@ -17,7 +17,8 @@
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 
-import { FormatError, ModelError } from '../errors.ts';
+import { ModelError } from '../errors.ts';
+import { decodeOnnxModel, freshNamer, graphValueNames } from './proto.ts';
 
 const { onnx } = onnxProto;
 type NodeProto = onnxProto.onnx.INodeProto;
@@ -62,19 +63,6 @@ export interface CutOptions {
 
 /** A cut, or why the graph has none worth making (nothing per-sample is frozen before the per-query inputs). */
 export type CutResult = { cut: OnnxCut; reason?: undefined } | { cut?: undefined; reason: string };
-
-function decode(bytes: Uint8Array, file: string): onnxProto.onnx.ModelProto {
-  let model: onnxProto.onnx.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (cause) {
-    throw new FormatError(file, `not an ONNX model (${(cause as Error).message})`, { cause });
-  }
-  if (!model.graph?.node?.length || !model.graph.output?.length) {
-    throw new FormatError(file, 'not an ONNX model (no graph, nodes or outputs)');
-  }
-  return model;
-}
 
 /**
  * The values a node reads: its inputs and, for control flow (If, Loop, Scan), every name its subgraphs read, which
@@ -282,7 +270,7 @@ function unfit(one: Measured, two: Measured): string | undefined {
  */
 export async function cutFrozenPrefix(bytes: Uint8Array, opts: CutOptions): Promise<CutResult> {
   const file = opts.file ?? '<onnx>';
-  const model = decode(bytes, file);
+  const model = decodeOnnxModel(bytes, file);
   const g = model.graph!;
   const opset = Number(
     model.opsetImport?.find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx')?.version ?? 0,
@@ -320,18 +308,8 @@ export async function cutFrozenPrefix(bytes: Uint8Array, opts: CutOptions): Prom
     return { reason: 'the per-query inputs are read straight from the rows: nothing frozen comes first' };
   }
 
-  const used = new Set<string>([
-    ...(g.input ?? []).map((i) => i.name ?? ''),
-    ...(g.initializer ?? []).map((t) => t.name ?? ''),
-    ...nodes.flatMap((n) => n.output ?? []),
-  ]);
-  let counter = 0;
-  const fresh = (p: string) => {
-    let n = `${p}_${counter++}`;
-    while (used.has(n)) n = `${p}_${counter++}`;
-    used.add(n);
-    return n;
-  };
+  const used = graphValueNames(g);
+  const fresh = freshNamer(used);
   let cutName = opts.cutName ?? 'flops_cut';
   if (used.has(cutName)) cutName = fresh(cutName);
   used.add(cutName);

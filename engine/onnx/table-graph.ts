@@ -7,6 +7,7 @@
 import onnxProto from 'onnx-proto';
 
 import { ModelError } from '../errors.ts';
+import { freshNamer, graphValueNames } from './proto.ts';
 import type { ParamLayout } from './session.ts';
 
 const { onnx } = onnxProto;
@@ -40,13 +41,32 @@ function scalarInfo(name: string, type: number): onnxProto.onnx.IValueInfoProto 
   return { name, type: { tensorType: { elemType: type, shape: { dim: [] } } } };
 }
 
-/** Rewrites `bytes` (a model whose trainable tensors are the inputs of `layout`) into its table variant. */
-export function buildTableGraph(
-  bytes: Uint8Array,
-  layout: ParamLayout,
-  table: Float32Array,
-  lossName: string,
-): Uint8Array {
+/**
+ * The Scan node both rewrites run `body` in: Scan state first (`state`, carried from step to step), then the two
+ * scanned inputs (eps and offset, one element per step), as ONNX orders a Scan's inputs.
+ */
+function scanOverDirections(
+  name: string,
+  body: onnxProto.onnx.IGraphProto,
+  state: string[],
+  scanned: [string, string],
+  output: string[],
+): onnxProto.onnx.INodeProto {
+  return {
+    opType: 'Scan',
+    input: [...state, ...scanned],
+    output,
+    name,
+    domain: '',
+    attribute: [
+      { name: 'body', type: onnx.AttributeProto.AttributeType.GRAPH, g: body },
+      { name: 'num_scan_inputs', type: onnx.AttributeProto.AttributeType.INT, i: scanned.length },
+    ],
+  };
+}
+
+/** Decodes a model for either table rewrite, checking it has `layout`'s trainable inputs and the loss output. */
+function decodeTableInput(bytes: Uint8Array, layout: ParamLayout, table: Float32Array, lossName: string) {
   const model = onnx.ModelProto.decode(bytes);
   const graph = model.graph;
   if (!graph) throw new ModelError('table graph: the model has no graph');
@@ -59,23 +79,37 @@ export function buildTableGraph(
     throw new ModelError(`table graph: model lacks trainable inputs ${missing.join(', ')}`);
   const lossInfo = (graph.output ?? []).find((o) => o.name === lossName);
   if (!lossInfo) throw new ModelError(`table graph: model has no output ${lossName}`);
+  return { model, graph, d, trainable, inputs, lossInfo };
+}
 
-  const used = new Set<string>();
-  for (const i of inputs) used.add(i.name ?? '');
-  for (const t of graph.initializer ?? []) used.add(t.name ?? '');
-  for (const n of graph.node ?? []) for (const o of n.output ?? []) used.add(o);
-  let counter = 0;
-  const fresh = (prefix: string): string => {
-    let name = `${prefix}_${counter++}`;
-    while (used.has(name)) name = `${prefix}_${counter++}`;
-    used.add(name);
-    return name;
-  };
-  const { theta, eps, offset, losses } = TABLE_GRAPH_NAMES;
-  for (const n of [theta, eps, offset, losses]) {
+/**
+ * A namer for the values a rewrite adds to `graph`, after claiming `fixed` (the rewrite's own input and output
+ * names, which callers feed and read by name): throws if the model already uses one of them.
+ */
+function namesBeside(
+  graph: onnxProto.onnx.IGraphProto,
+  fixed: readonly string[],
+): (prefix: string) => string {
+  const used = graphValueNames(graph);
+  const fresh = freshNamer(used);
+  for (const n of fixed) {
     if (used.has(n)) throw new ModelError(`table graph: the model already has a value named ${n}`);
     used.add(n);
   }
+  return fresh;
+}
+
+/** Rewrites `bytes` (a model whose trainable tensors are the inputs of `layout`) into its table variant. */
+export function buildTableGraph(
+  bytes: Uint8Array,
+  layout: ParamLayout,
+  table: Float32Array,
+  lossName: string,
+): Uint8Array {
+  const { model, graph, d, trainable, inputs, lossInfo } = decodeTableInput(bytes, layout, table, lossName);
+
+  const { theta, eps, offset, losses } = TABLE_GRAPH_NAMES;
+  const fresh = namesBeside(graph, [theta, eps, offset, losses]);
 
   const tableName = fresh('noise_table');
   const inits: onnxProto.onnx.ITensorProto[] = [
@@ -117,17 +151,7 @@ export function buildTableGraph(
     output: [lossInfo],
   };
 
-  const scan: onnxProto.onnx.INodeProto = {
-    opType: 'Scan',
-    input: [eps, offset],
-    output: [losses],
-    name: fresh('table_Scan'),
-    domain: '',
-    attribute: [
-      { name: 'body', type: onnx.AttributeProto.AttributeType.GRAPH, g: body },
-      { name: 'num_scan_inputs', type: onnx.AttributeProto.AttributeType.INT, i: 2 },
-    ],
-  };
+  const scan = scanOverDirections(fresh('table_Scan'), body, [], [eps, offset], [losses]);
   const groups = 'groups';
   graph.input = [
     ...inputs.filter((i) => !trainable.has(i.name ?? '')),
@@ -228,18 +252,7 @@ export function buildTablePairGraph(
   lossName: string,
   options: TablePairOptions = {},
 ): Uint8Array | undefined {
-  const model = onnx.ModelProto.decode(bytes);
-  const graph = model.graph;
-  if (!graph) throw new ModelError('table graph: the model has no graph');
-  const d = layout.size;
-  if (table.length < d) throw new ModelError(`table graph: ${table.length} table values for ${d} parameters`);
-  const trainable = new Set(layout.specs.map((s) => s.name));
-  const inputs = graph.input ?? [];
-  const missing = [...trainable].filter((n) => !inputs.some((i) => i.name === n));
-  if (missing.length > 0)
-    throw new ModelError(`table graph: model lacks trainable inputs ${missing.join(', ')}`);
-  const lossInfo = (graph.output ?? []).find((o) => o.name === lossName);
-  if (!lossInfo) throw new ModelError(`table graph: model has no output ${lossName}`);
+  const { model, graph, d, trainable, inputs, lossInfo } = decodeTableInput(bytes, layout, table, lossName);
   const original = graph.node ?? [];
   if (original.some((n) => (n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0)))
     return undefined;
@@ -247,17 +260,6 @@ export function buildTablePairGraph(
   const opset = (model.opsetImport ?? []).find((o) => (o.domain ?? '') === '')?.version;
   if (opset === undefined || opset === null || Number(opset) < 13) return undefined;
 
-  const used = new Set<string>();
-  for (const i of inputs) used.add(i.name ?? '');
-  for (const t of graph.initializer ?? []) used.add(t.name ?? '');
-  for (const n of original) for (const o of n.output ?? []) used.add(o);
-  let counter = 0;
-  const fresh = (prefix: string): string => {
-    let name = `${prefix}_${counter++}`;
-    while (used.has(name)) name = `${prefix}_${counter++}`;
-    used.add(name);
-    return name;
-  };
   const { eps, offset, losses } = TABLE_PAIR_NAMES;
   const gradient = options.gradient === true;
   // The flat ĝ is cut into and concatenated from the tensors in offset order: they must tile [0, d).
@@ -271,10 +273,7 @@ export function buildTablePairGraph(
     if (end !== d) return undefined;
   }
   const G = TABLE_PAIR_GRADIENT_NAMES;
-  for (const n of [eps, offset, losses, ...(gradient ? Object.values(G) : [])]) {
-    if (used.has(n)) throw new ModelError(`table graph: the model already has a value named ${n}`);
-    used.add(n);
-  }
+  const fresh = namesBeside(graph, [eps, offset, losses, ...(gradient ? Object.values(G) : [])]);
 
   // Which values depend on θ: the trainable inputs and everything computed from them.
   const dependent = new Set<string>(trainable);
@@ -455,17 +454,13 @@ export function buildTablePairGraph(
     input: [...stateIn, scalarInfo(epsK, FLOAT), scalarInfo(offK, INT64)],
     output: [...stateOut, pairInfo, ...extraOut],
   };
-  const scan: onnxProto.onnx.INodeProto = {
-    opType: 'Scan',
-    input: [...stateInit, eps, offset],
-    output: [...stateFinal, losses, ...scanExtra],
-    name: fresh('table_pair_Scan'),
-    domain: '',
-    attribute: [
-      { name: 'body', type: onnx.AttributeProto.AttributeType.GRAPH, g: body },
-      { name: 'num_scan_inputs', type: onnx.AttributeProto.AttributeType.INT, i: 2 },
-    ],
-  };
+  const scan = scanOverDirections(
+    fresh('table_pair_Scan'),
+    body,
+    stateInit,
+    [eps, offset],
+    [...stateFinal, losses, ...scanExtra],
+  );
   const groups = 'directions';
   graph.input = [
     ...inputs,

@@ -8,27 +8,15 @@
 //   that had no bias gets one (the head always trains a bias).
 import onnxProto from 'onnx-proto';
 
-import { FormatError, ModelError } from '../errors.ts';
+import { ModelError } from '../errors.ts';
 import type { OutputLinear } from '../models/vit/onnx-import.ts';
+import { decodeOnnxModel, freshNamer, graphValueNames } from './proto.ts';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 type ModelProto = onnxProto.onnx.ModelProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
 type NodeProto = onnxProto.onnx.INodeProto;
-
-function decode(bytes: Uint8Array, file: string): ModelProto {
-  let model: ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (cause) {
-    throw new FormatError(file, `not an ONNX model (${(cause as Error).message})`, { cause });
-  }
-  if (!model.graph?.node?.length || !model.graph.output?.length) {
-    throw new FormatError(file, 'not an ONNX model (no graph, nodes or outputs)');
-  }
-  return model;
-}
 
 /** A FLOAT initializer holding `data` (little-endian raw bytes, as ONNX requires), inline rather than external. */
 function floatTensor(name: string, dims: number[], data: Float32Array): TensorProto {
@@ -71,7 +59,7 @@ export function writeInitializers(
   meta: WriteBackMeta = {},
 ): Uint8Array {
   const file = meta.file ?? '<onnx>';
-  const model = decode(bytes, file);
+  const model = decodeOnnxModel(bytes, file);
   const g = model.graph!;
   const index = new Map((g.initializer ?? []).map((t, i) => [t.name ?? '', i]));
   const total = names.reduce((s, name) => {
@@ -119,7 +107,7 @@ export function writeOutputLinear(
       `${file}: the head θ has ${theta.length} values; ${k} classes over ${p} features need ${k * p + k}`,
     );
   }
-  const model = decode(bytes, file);
+  const model = decodeOnnxModel(bytes, file);
   const g = model.graph!;
   const nodes = [...(g.node ?? [])];
   const producer = new Map<string, number>();
@@ -147,18 +135,7 @@ export function writeOutputLinear(
 
   const inits = [...(g.initializer ?? [])];
   const initIndex = new Map(inits.map((t, i) => [t.name ?? '', i]));
-  const used = new Set<string>([
-    ...inits.map((t) => t.name ?? ''),
-    ...(g.input ?? []).map((i) => i.name ?? ''),
-    ...nodes.flatMap((n) => n.output ?? []),
-  ]);
-  let counter = 0;
-  const fresh = (prefix: string) => {
-    let n = `${prefix}_${counter++}`;
-    while (used.has(n)) n = `${prefix}_${counter++}`;
-    used.add(n);
-    return n;
-  };
+  const fresh = freshNamer(graphValueNames(g));
   // Another node reading the same initializer (tied weights) must keep the old values: write a new tensor then.
   const readers = (name: string) => nodes.filter((n) => (n.input ?? []).includes(name)).length;
   const written = new Map<string, number[]>();

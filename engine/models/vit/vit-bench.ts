@@ -3,12 +3,11 @@
 // vit.prefix_reuse_speedup). A "row" is one image through the graph that the estimator's queries would run: the full
 // training graph, and — when the mode has a frozen prefix — the suffix alone on cached prefix outputs, which is what
 // queries cost once the prefix has run.
-import { performance } from 'node:perf_hooks';
-
 import * as ort from 'onnxruntime-node';
 
 import { resolveTrainConfig } from '../../config.ts';
 import { createHeadProblem } from '../../problems/head.ts';
+import { rowsPerSec } from '../../onnx/rows-per-sec.ts';
 import { createOnnxClassifierProblem } from '../../problems/onnx-classifier.ts';
 import { measureTrainingThroughput, median } from '../../train-throughput.ts';
 import type { TrainingProblem } from '../../train-helpers.ts';
@@ -46,33 +45,6 @@ export interface VitBenchResult {
   /** suffix_rows_per_sec / inference_rows_per_sec. */
   prefix_reuse_speedup?: number;
   trainable_params: number;
-}
-
-async function rowsPerSec(
-  bytes: Uint8Array,
-  feeds: Record<string, ort.Tensor>,
-  batch: number,
-  runs: number,
-  threads: number,
-): Promise<number> {
-  const s = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  });
-  try {
-    for (let i = 0; i < 2; i++) await s.run(feeds);
-    // Best of 3 rounds: on a shared machine the slow rounds measure the neighbours, not the graph.
-    let best = 0;
-    for (let round = 0; round < 3; round++) {
-      const t0 = performance.now();
-      for (let i = 0; i < runs; i++) await s.run(feeds);
-      best = Math.max(best, (batch * runs) / ((performance.now() - t0) / 1000));
-    }
-    return best;
-  } finally {
-    await s.release();
-  }
 }
 
 function trainableFeeds(p: PreparedViT): Record<string, ort.Tensor> {

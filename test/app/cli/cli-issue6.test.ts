@@ -1,6 +1,5 @@
 // The `flops` binary for re-splitting a dataset, random sweeps and training an imported ONNX classifier, as a user
 // runs them: `node bin/flops.js ...` on a fresh data folder (real SQLite file, real ORT, nothing of ours mocked).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,36 +10,12 @@ import { BUNDLED_DATASET_DIR } from '../../../app/bundled.ts';
 import { randomPoints } from '../../../app/use-cases/sweeps.ts';
 import { GraphBuilder } from '../../../engine/onnx/graph.ts';
 import { Rng } from '../../../engine/rng.ts';
+import { flopsCli } from './helpers.ts';
 
-const root = join(import.meta.dirname, '../../..');
 const dataDir = mkdtempSync(join(tmpdir(), 'flops-cli6-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function flops(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/flops.js', '--data-dir', dataDir, ...args],
-      { cwd: root, maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0' } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function flopsJson<T>(...args: string[]): Promise<T> {
-  const r = await flops('--json', ...args);
-  if (r.code !== 0) throw new Error(`flops ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
+const { flops, flopsJson } = flopsCli(dataDir);
 
 interface Version {
   id: string;

@@ -1,6 +1,6 @@
 // The `flops` binary end to end, as a user runs it: `node bin/flops.js ...` on a fresh data folder. Real SQLite
 // file, real ONNX Runtime, real worker threads; nothing of ours is mocked.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { BUNDLED_DATASET_DIR } from '../../../app/bundled.ts';
+import { flopsCli, root } from './helpers.ts';
 
-const root = join(import.meta.dirname, '../../..');
 const dataDir = mkdtempSync(join(tmpdir(), 'flops-cli-'));
 const images = mkdtempSync(join(tmpdir(), 'flops-images-'));
 afterAll(() => {
@@ -17,31 +17,7 @@ afterAll(() => {
   rmSync(images, { recursive: true, force: true });
 });
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function flops(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/flops.js', '--data-dir', dataDir, ...args],
-      { cwd: root, maxBuffer: 64 << 20, env: { ...process.env, FORCE_COLOR: '0' } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function flopsJson<T>(...args: string[]): Promise<T> {
-  const r = await flops('--json', ...args);
-  if (r.code !== 0) throw new Error(`flops ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
+const { flops, flopsJson } = flopsCli(dataDir);
 
 interface TrainResult {
   run: { id: number; status: string; name: string; datasetVersionId: string; modelId: number };

@@ -2,8 +2,7 @@
 // on the bundled Fashion-MNIST subset through real ORT sessions: the same seed gives the same parameters with and
 // without the cut, the queries are counted in suffix rows exactly as many as full-graph rows, the prefix time is
 // reported, on a small MLP and on the bundled ViT exported to ONNX with its last block's MLP trainable.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,60 +12,23 @@ import { buildOnnxProblem } from '../../../app/runs/problem-onnx.ts';
 import type { ProblemRequest } from '../../../app/runs/problem.ts';
 import type { RunMode } from '../../../app/runs/spec.ts';
 import { resolveTrainConfig } from '../../../engine/config.ts';
-import { BUNDLED_VIT_DIR, exportViTOnnx, loadViT, prepareViT } from '../../../engine/models/vit/index.ts';
-import { GraphBuilder } from '../../../engine/onnx/graph.ts';
-import { Rng } from '../../../engine/rng.ts';
 import { train, type StepEvent } from '../../../engine/train.ts';
-import { testWorkspace, type TestWorkspace } from './helpers.ts';
+import type { TestWorkspace } from './helpers.ts';
+import { LAST_MLP, mlpClassifier, onnxWorkspace, writeBundledViTOnnx } from './onnx-helpers.ts';
 
 let ws: TestWorkspace;
 let files: string;
+let dispose: () => Promise<void>;
 let cachePath: string;
 
-/** 784 → 32 (ReLU) → 5, PyTorch-style Gemm layers (transB = 1), random weights. */
-function mlpClassifier(seed: number): Uint8Array {
-  const rng = new Rng(seed);
-  const uniform = (n: number, limit: number) =>
-    Float32Array.from({ length: n }, () => (2 * rng.nextFloat() - 1) * limit);
-  const g = new GraphBuilder('mlp', 17);
-  const x = g.input('image', 'float32', ['batch', 1, 28, 28]);
-  const flat = g.op('Flatten', [x], { axis: 1 });
-  const w1 = g.initializer('fc1.weight', uniform(32 * 784, Math.sqrt(6 / 784)), [32, 784]);
-  const b1 = g.initializer('fc1.bias', new Float32Array(32), [32]);
-  const h = g.op('Relu', [g.op('Gemm', [flat, w1, b1], { transB: 1 })]);
-  const w2 = g.initializer('fc2.weight', uniform(5 * 32, Math.sqrt(6 / 37)), [5, 32]);
-  const b2 = g.initializer('fc2.bias', new Float32Array(5), [5]);
-  g.node('Gemm', [h, w2, b2], ['logits'], { transB: 1 });
-  g.output('logits', 'float32', ['batch', 5]);
-  return g.toBytes();
-}
-
-const LAST_MLP = [
-  'vit.encoder.layer.3.intermediate.dense.weight_t',
-  'vit.encoder.layer.3.intermediate.dense.bias',
-  'vit.encoder.layer.3.output.dense.weight_t',
-  'vit.encoder.layer.3.output.dense.bias',
-];
-
 beforeAll(async () => {
-  ws = await testWorkspace();
+  ({ ws, files, dispose } = await onnxWorkspace('flops-onnx-cut-'));
   cachePath = getDatasetVersion(ws.ctx.workspace.db, ws.datasetVersionId)!.cachePath!;
-  files = mkdtempSync(join(tmpdir(), 'flops-onnx-cut-'));
-  const { config, weights } = await loadViT(BUNDLED_VIT_DIR);
-  const prepared = prepareViT(config, weights, {
-    mode: { kind: 'head' },
-    numClasses: 5,
-    newHead: true,
-    seed: 0,
-  });
-  mkdirSync(join(files, 'vit'));
-  writeFileSync(join(files, 'vit', 'model.onnx'), exportViTOnnx(prepared));
+  // No preprocessor config beside the ViT: both arms normalise as the dataset's cache says.
+  await writeBundledViTOnnx(files, { preprocessorConfig: false });
   writeFileSync(join(files, 'mlp.onnx'), mlpClassifier(5));
 });
-afterAll(async () => {
-  await ws.dispose();
-  rmSync(files, { recursive: true, force: true });
-});
+afterAll(() => dispose());
 
 const request = (file: string, mode: RunMode): ProblemRequest => ({
   modelDir: file,

@@ -5,8 +5,7 @@
 // or the frozen features times the trained head), the inputs and outputs keep their names, and an HF export is
 // refused with a typed error.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import onnxProto from 'onnx-proto';
@@ -20,38 +19,25 @@ import { executeRun } from '../../../app/runs/execute.ts';
 import { planOnnxRun } from '../../../app/runs/onnx-plan.ts';
 import { normalization } from '../../../app/runs/problem-onnx.ts';
 import type { RunMode } from '../../../app/runs/spec.ts';
+import { readSplitRows } from '../../../app/runs/split-rows.ts';
 import { invokeHandler } from '../../../app/use-cases/index.ts';
 import { importModel } from '../../../app/use-cases/models.ts';
 import { createRun } from '../../../app/use-cases/runs.ts';
-import { BatchLoader } from '../../../engine/data/loader.ts';
-import { BUNDLED_VIT_DIR, exportViTOnnx, loadViT, prepareViT } from '../../../engine/models/vit/index.ts';
 import { importOnnxClassifier, onnxPrefixModel } from '../../../engine/models/vit/onnx-import.ts';
 import { GraphBuilder } from '../../../engine/onnx/graph.ts';
+import { ParamFeeds } from '../../../engine/onnx/session.ts';
+import { FlatParams } from '../../../engine/params.ts';
 import { Rng } from '../../../engine/rng.ts';
-import { testWorkspace, type TestWorkspace } from './helpers.ts';
+import type { TestWorkspace } from './helpers.ts';
+import { LAST_MLP, mlpClassifier, onnxWorkspace, writeBundledViTOnnx } from './onnx-helpers.ts';
 
 let ws: TestWorkspace;
 let files: string;
+let dispose: () => Promise<void>;
 const N = 64; // test images compared per model
 
 function uniform(rng: Rng, n: number, limit: number): Float32Array {
   return Float32Array.from({ length: n }, () => (2 * rng.nextFloat() - 1) * limit);
-}
-
-/** 784 → 32 (ReLU) → 5, PyTorch-style Gemm layers (transB = 1). */
-function mlp(seed: number): Uint8Array {
-  const rng = new Rng(seed);
-  const g = new GraphBuilder('mlp', 17);
-  const x = g.input('image', 'float32', ['batch', 1, 28, 28]);
-  const flat = g.op('Flatten', [x], { axis: 1 });
-  const w1 = g.initializer('fc1.weight', uniform(rng, 32 * 784, Math.sqrt(6 / 784)), [32, 784]);
-  const h = g.op('Relu', [
-    g.op('Gemm', [flat, w1, g.initializer('fc1.bias', new Float32Array(32), [32])], { transB: 1 }),
-  ]);
-  const w2 = g.initializer('fc2.weight', uniform(rng, 5 * 32, Math.sqrt(6 / 37)), [5, 32]);
-  g.node('Gemm', [h, w2, g.initializer('fc2.bias', new Float32Array(5), [5])], ['logits'], { transB: 1 });
-  g.output('logits', 'float32', ['batch', 5]);
-  return g.toBytes();
 }
 
 /** A flat-input 3-class linear classifier: MatMul + Add, a bare MatMul, or a Gemm without bias (transB = 0). */
@@ -72,37 +58,14 @@ function linear3(kind: 'matmul-add' | 'matmul' | 'gemm'): Uint8Array {
   return g.toBytes();
 }
 
-const LAST_MLP = [
-  'vit.encoder.layer.3.intermediate.dense.weight_t',
-  'vit.encoder.layer.3.intermediate.dense.bias',
-  'vit.encoder.layer.3.output.dense.weight_t',
-  'vit.encoder.layer.3.output.dense.bias',
-];
-
 beforeAll(async () => {
-  ws = await testWorkspace();
-  files = mkdtempSync(join(tmpdir(), 'flops-onnx-export-'));
-  const { config, weights } = await loadViT(BUNDLED_VIT_DIR);
-  const prepared = prepareViT(config, weights, {
-    mode: { kind: 'head' },
-    numClasses: 5,
-    newHead: true,
-    seed: 0,
-  });
-  mkdirSync(join(files, 'vit'));
-  writeFileSync(join(files, 'vit', 'model.onnx'), exportViTOnnx(prepared));
-  writeFileSync(
-    join(files, 'vit', 'preprocessor_config.json'),
-    readFileSync(join(BUNDLED_VIT_DIR, 'preprocessor_config.json')),
-  );
-  writeFileSync(join(files, 'mlp.onnx'), mlp(5));
+  ({ ws, files, dispose } = await onnxWorkspace('flops-onnx-export-'));
+  await writeBundledViTOnnx(files, { preprocessorConfig: true });
+  writeFileSync(join(files, 'mlp.onnx'), mlpClassifier(5));
   for (const kind of ['matmul-add', 'matmul', 'gemm'] as const)
     writeFileSync(join(files, `${kind}.onnx`), linear3(kind));
 });
-afterAll(async () => {
-  await ws.dispose();
-  rmSync(files, { recursive: true, force: true });
-});
+afterAll(() => dispose());
 
 async function session(bytes: Uint8Array) {
   return ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
@@ -123,17 +86,8 @@ async function testRows(file: string, mode: RunMode) {
     };
     const plan = planOnnxRun(bytes, file, mode, shape, undefined).plan!;
     const indices = cache.indices('test').subarray(0, N);
-    const batch = await new BatchLoader(cache, {
-      batchSize: N,
-      seed: 0,
-      indices,
-      shuffle: false,
-      dropLast: false,
-      normalization: await normalization(file, rec),
-      layout: plan.layout,
-      prefetch: false,
-    }).batch(0, 0);
-    return { plan, bytes, x: batch.pixels };
+    const { x } = await readSplitRows(cache, indices, await normalization(file, rec), plan.layout);
+    return { plan, bytes, x };
   } finally {
     await cache.close();
   }
@@ -203,13 +157,7 @@ async function trainAndExport(file: string, mode: RunMode, trainCfg: Record<stri
       input: plan.inputName,
     });
     const s = await session(imported.bytes);
-    const params: Record<string, ort.Tensor> = {};
-    let off = 0;
-    for (const spec of imported.trainable) {
-      const n = spec.shape.reduce((a, b) => a * b, 1);
-      params[spec.name] = new ort.Tensor('float32', theta.subarray(off, off + n), spec.shape);
-      off += n;
-    }
+    const params = new ParamFeeds(new FlatParams(imported.trainable)).feeds(theta);
     const flat = new ort.Tensor('float32', x, [N, x.length / N]);
     want = (
       await s.run({

@@ -3,8 +3,7 @@
 // Fashion-MNIST subset through real ORT sessions and a real SQLite file. Checks: the head case (the output layer;
 // LR on the logits or SPSA) and SPSA on other initializers both beat the untrained model; bad choices are refused
 // field by field, naming the initializer.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,59 +12,25 @@ import { latestCheckpoint } from '../../../app/db/checkpoints.ts';
 import { executeRun } from '../../../app/runs/execute.ts';
 import { importModel } from '../../../app/use-cases/models.ts';
 import { createRun, validateRun } from '../../../app/use-cases/runs.ts';
-import { BUNDLED_VIT_DIR, exportViTOnnx, loadViT, prepareViT } from '../../../engine/models/vit/index.ts';
 import { GraphBuilder } from '../../../engine/onnx/graph.ts';
-import { Rng } from '../../../engine/rng.ts';
-import { testWorkspace, type TestWorkspace } from './helpers.ts';
+import type { TestWorkspace } from './helpers.ts';
+import { mlpClassifier, onnxWorkspace, writeBundledViTOnnx } from './onnx-helpers.ts';
 
 let ws: TestWorkspace;
 let files: string;
+let dispose: () => Promise<void>;
 let vitOnnx: number;
 let mlpOnnx: number;
 
-/** 784 → 32 (ReLU) → 5, PyTorch-style Gemm layers (transB = 1), random weights: an untrained MLP classifier. */
-function mlpClassifier(seed: number): Uint8Array {
-  const rng = new Rng(seed);
-  const uniform = (n: number, limit: number) =>
-    Float32Array.from({ length: n }, () => (2 * rng.nextFloat() - 1) * limit);
-  const g = new GraphBuilder('mlp', 17);
-  const x = g.input('image', 'float32', ['batch', 1, 28, 28]);
-  const flat = g.op('Flatten', [x], { axis: 1 });
-  const w1 = g.initializer('fc1.weight', uniform(32 * 784, Math.sqrt(6 / 784)), [32, 784]);
-  const b1 = g.initializer('fc1.bias', new Float32Array(32), [32]);
-  const h = g.op('Relu', [g.op('Gemm', [flat, w1, b1], { transB: 1 })]);
-  const w2 = g.initializer('fc2.weight', uniform(5 * 32, Math.sqrt(6 / 37)), [5, 32]);
-  const b2 = g.initializer('fc2.bias', new Float32Array(5), [5]);
-  g.node('Gemm', [h, w2, b2], ['logits'], { transB: 1 });
-  g.output('logits', 'float32', ['batch', 5]);
-  return g.toBytes();
-}
-
 beforeAll(async () => {
-  ws = await testWorkspace();
-  files = mkdtempSync(join(tmpdir(), 'flops-onnx-'));
+  ({ ws, files, dispose } = await onnxWorkspace('flops-onnx-'));
   // The bundled ViT with a new 5-class head (seed 0) as a standalone ONNX file, its preprocessor config beside it.
-  const { config, weights } = await loadViT(BUNDLED_VIT_DIR);
-  const prepared = prepareViT(config, weights, {
-    mode: { kind: 'head' },
-    numClasses: 5,
-    newHead: true,
-    seed: 0,
-  });
-  mkdirSync(join(files, 'vit'));
-  writeFileSync(join(files, 'vit', 'model.onnx'), exportViTOnnx(prepared));
-  copyFileSync(
-    join(BUNDLED_VIT_DIR, 'preprocessor_config.json'),
-    join(files, 'vit', 'preprocessor_config.json'),
-  );
-  vitOnnx = (await importModel(ws.ctx, { path: join(files, 'vit', 'model.onnx'), name: 'vit-onnx' })).id;
+  const vit = await writeBundledViTOnnx(files, { preprocessorConfig: true });
+  vitOnnx = (await importModel(ws.ctx, { path: vit, name: 'vit-onnx' })).id;
   writeFileSync(join(files, 'mlp.onnx'), mlpClassifier(5));
   mlpOnnx = (await importModel(ws.ctx, { path: join(files, 'mlp.onnx') })).id;
 });
-afterAll(async () => {
-  await ws.dispose();
-  rmSync(files, { recursive: true, force: true });
-});
+afterAll(() => dispose());
 
 async function train(spec: Parameters<TestWorkspace['spec']>[1], trainCfg: Record<string, unknown>) {
   const run = await createRun(ws.ctx, { spec: ws.spec(trainCfg, spec), start: false });
@@ -74,6 +39,17 @@ async function train(spec: Parameters<TestWorkspace['spec']>[1], trainCfg: Recor
   expect(outcome.status).toBe('completed');
   return outcome;
 }
+
+/** SPSA for the MLP, whichever of its initializers train: 3 epochs of the 1000 training images. */
+const MLP_SPSA = {
+  estimator: 'spsa',
+  batchSize: 32,
+  budgetPerSample: 10,
+  epochs: 3,
+  seed: 1,
+  spsaEps: 1e-2,
+  optimizer: { kind: 'adam', lr: 3e-2 },
+};
 
 const pct = (x: number | null) => `${(100 * x!).toFixed(1)}%`;
 
@@ -92,18 +68,7 @@ describe('training imported ONNX classifiers', () => {
   });
 
   it('head case on the MLP (Gemm, transB = 1): SPSA on fc2 by default', async () => {
-    const outcome = await train(
-      { modelId: mlpOnnx, mode: { kind: 'head' }, kShot: undefined },
-      {
-        estimator: 'spsa',
-        batchSize: 32,
-        budgetPerSample: 10,
-        epochs: 3,
-        seed: 1,
-        spsaEps: 1e-2,
-        optimizer: { kind: 'adam', lr: 3e-2 },
-      },
-    );
+    const outcome = await train({ modelId: mlpOnnx, mode: { kind: 'head' }, kShot: undefined }, MLP_SPSA);
     console.log(`[onnx mlp head spsa] ${pct(outcome.initialAccuracy)} → ${pct(outcome.evalAccuracy)}`);
     expect(outcome.evalAccuracy! - outcome.initialAccuracy!).toBeGreaterThan(0.2);
   });
@@ -115,15 +80,7 @@ describe('training imported ONNX classifiers', () => {
         mode: { kind: 'onnx', trainable: ['fc1.bias', 'fc2.weight', 'fc2.bias'] },
         kShot: undefined,
       },
-      {
-        estimator: 'spsa',
-        batchSize: 32,
-        budgetPerSample: 10,
-        epochs: 3,
-        seed: 1,
-        spsaEps: 1e-2,
-        optimizer: { kind: 'adam', lr: 3e-2 },
-      },
+      MLP_SPSA,
     );
     console.log(
       `[onnx mlp fc1.bias+fc2 spsa] ${pct(outcome.initialAccuracy)} → ${pct(outcome.evalAccuracy)}`,

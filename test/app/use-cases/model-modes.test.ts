@@ -3,8 +3,7 @@
 // new head a run makes when the dataset has another number of classes. The model is written here with the
 // GraphBuilder, imported with model/import into a real workspace, and the default set is checked against what
 // run/validate accepts (LR only for exactly that set).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,10 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importModel, modelModes } from '../../../app/use-cases/models.ts';
 import { validateRun } from '../../../app/use-cases/runs.ts';
 import { GraphBuilder } from '../../../engine/onnx/graph.ts';
-import { testWorkspace, type TestWorkspace } from '../runs/helpers.ts';
+import type { TestWorkspace } from '../runs/helpers.ts';
+import { onnxWorkspace } from '../runs/onnx-helpers.ts';
 
 let ws: TestWorkspace;
 let files: string;
+let dispose: () => Promise<void>;
 let mlp: number;
 
 /** 784 → 32 (ReLU) → 5 with PyTorch Gemm layers; the image is reshaped by an INT64 shape initializer. */
@@ -35,15 +36,11 @@ function mlpClassifier(): Uint8Array {
 }
 
 beforeAll(async () => {
-  ws = await testWorkspace();
-  files = mkdtempSync(join(tmpdir(), 'flops-modes-'));
+  ({ ws, files, dispose } = await onnxWorkspace('flops-modes-'));
   writeFileSync(join(files, 'mlp.onnx'), mlpClassifier());
   mlp = (await importModel(ws.ctx, { path: join(files, 'mlp.onnx') })).id;
 });
-afterAll(async () => {
-  await ws.dispose();
-  rmSync(files, { recursive: true, force: true });
-});
+afterAll(() => dispose());
 
 describe('model/modes on an ONNX model', () => {
   it('lists every initializer with its shape and size, and the logits layer as the default set', async () => {

@@ -61,6 +61,19 @@ async function jsLosses(p: OnnxClassifierProblem, eps: number, offset: number, r
   return out;
 }
 
+/** lossesAlongDirections on two row sets (one with a repeat) matches jsLosses within 1e-5, direction by direction. */
+async function expectLossesAlongDirections(p: OnnxClassifierProblem, eps: Float32Array, offsets: number[]) {
+  for (const rows of [Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), Int32Array.from([5, 2, 2, 7, 0])]) {
+    const out = new Float32Array(eps.length * rows.length);
+    await p.oracle.lossesAlongDirections(p.params.data, eps, offsets, rows, out);
+    for (let g = 0; g < eps.length; g++) {
+      const expected = await jsLosses(p, eps[g]!, offsets[g]!, rows);
+      const got = out.subarray(g * rows.length, (g + 1) * rows.length);
+      for (let r = 0; r < rows.length; r++) expect(Math.abs(got[r]! - expected[r]!)).toBeLessThan(1e-5);
+    }
+  }
+}
+
 describe('OnnxTableLossOracle.lossesAlongDirections', () => {
   it('matches losses() at θ + ε·table window within 1e-5, per group, for any rows and chunking', async () => {
     const d = problem.params.size;
@@ -68,15 +81,7 @@ describe('OnnxTableLossOracle.lossesAlongDirections', () => {
     const offsets = [0, 12345, t - d, 12345];
     const eps = Float32Array.from([1e-2, -1e-2, 0.3, 0]);
     for (const p of [problem, chunked]) {
-      for (const rows of [Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), Int32Array.from([5, 2, 2, 7, 0])]) {
-        const out = new Float32Array(eps.length * rows.length);
-        await p.oracle.lossesAlongDirections(p.params.data, eps, offsets, rows, out);
-        for (let g = 0; g < eps.length; g++) {
-          const expected = await jsLosses(p, eps[g]!, offsets[g]!, rows);
-          const got = out.subarray(g * rows.length, (g + 1) * rows.length);
-          for (let r = 0; r < rows.length; r++) expect(Math.abs(got[r]! - expected[r]!)).toBeLessThan(1e-5);
-        }
-      }
+      await expectLossesAlongDirections(p, eps, offsets);
     }
   });
 
@@ -130,15 +135,7 @@ describe('OnnxTableLossOracle.lossesAlongDirections', () => {
       const offsets = [7, 7, t - d, t - d, 999, 999];
       const eps = Float32Array.from([1e-2, -1e-2, -0.3, 0.3, 0, -0]);
       expect(OnnxTableLossOracle.isPairs(eps, offsets)).toBe(true);
-      for (const rows of [Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), Int32Array.from([5, 2, 2, 7, 0])]) {
-        const out = new Float32Array(eps.length * rows.length);
-        await p.oracle.lossesAlongDirections(p.params.data, eps, offsets, rows, out);
-        for (let g = 0; g < eps.length; g++) {
-          const expected = await jsLosses(p, eps[g]!, offsets[g]!, rows);
-          const got = out.subarray(g * rows.length, (g + 1) * rows.length);
-          for (let r = 0; r < rows.length; r++) expect(Math.abs(got[r]! - expected[r]!)).toBeLessThan(1e-5);
-        }
-      }
+      await expectLossesAlongDirections(p, eps, offsets);
       expect(await p.oracle.pairSession()).toBeDefined();
     }
   });
