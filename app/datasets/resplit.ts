@@ -9,6 +9,7 @@ import { copyFile, link, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile }
 import { join, resolve } from 'node:path';
 
 import type { SplitSpec } from '../../engine/data/splits.ts';
+import { FormatError } from '../../engine/errors.ts';
 
 import { resolveSplits } from './assign-splits.ts';
 import { CACHE_FILES, decodeLabels, readManifest, SPLIT_CODES, splitSpecForId, versionId } from './cache.ts';
@@ -59,14 +60,36 @@ export async function resplitCache(
   const started = performance.now();
   const parent = await readManifest(parentPath);
   const labelBytes = await readFile(join(parentPath, CACHE_FILES.labels));
-  const labels = decodeLabels(labelBytes);
   const parentCodes = new Uint8Array(await readFile(join(parentPath, CACHE_FILES.splits)));
+  const pixelsPath = join(parentPath, CACHE_FILES.pixels);
+  // The parent's files must be whole before a version is made from them: a truncated pixels file would otherwise be
+  // hashed and linked into a new version that verifies against its own id (DatasetCache.open checks the same).
+  const { count, height, width, channels } = parent;
+  const pixelBytes = count * height * width * channels;
+  const pixelSize = (await stat(pixelsPath)).size;
+  if (pixelSize !== pixelBytes) {
+    throw new FormatError(
+      pixelsPath,
+      `${pixelSize} bytes; the manifest's ${count} images of ${width}x${height}x${channels} need ${pixelBytes}`,
+    );
+  }
+  for (const [file, size, need] of [
+    [CACHE_FILES.labels, labelBytes.length, count * 4],
+    [CACHE_FILES.splits, parentCodes.length, count],
+  ] as const) {
+    if (size !== need) {
+      throw new FormatError(
+        join(parentPath, file),
+        `${size} bytes; the manifest's ${count} images need ${need}`,
+      );
+    }
+  }
+  const labels = decodeLabels(labelBytes);
   // keepTest: the parent's test images are a predefined split; everything else is train, and val is carved from it.
   const predefined: (SplitName | undefined)[] = request.keepTest
     ? Array.from(parentCodes, (c) => (c === SPLIT_CODES.test ? 'test' : 'train'))
     : new Array<undefined>(labels.length);
   const { codes, splits } = resolveSplits(labels, predefined, parent.classes.length, request.split);
-  const pixelsPath = join(parentPath, CACHE_FILES.pixels);
   const id = versionId({
     height: parent.height,
     width: parent.width,
@@ -102,8 +125,11 @@ export async function resplitCache(
     await writeFile(join(tmp, CACHE_FILES.labels), labelBytes);
     await writeFile(join(tmp, CACHE_FILES.splits), codes);
     await writeFile(join(tmp, CACHE_FILES.manifest), JSON.stringify(record, null, 2) + '\n');
-    // A folder without a manifest is a leftover of an interrupted write: never a version.
-    await rm(target, { recursive: true, force: true });
+    // Only a folder without a manifest (the leftover of an interrupted write) is removed first: a finished one made
+    // meanwhile by a concurrent identical request stays, and the rename below then fails into the catch, which
+    // returns it. (Removing it unconditionally left a moment without the version, under a reader's feet.)
+    if (!(await exists(join(target, CACHE_FILES.manifest))))
+      await rm(target, { recursive: true, force: true });
     await rename(tmp, target);
   } catch (error) {
     await rm(tmp, { recursive: true, force: true });

@@ -5,15 +5,29 @@ import type { ReadableDb, WritableDb } from './open.ts';
 import type { Clock, JsonValue } from './sql.ts';
 import { prepared, systemClock } from './sql.ts';
 
-/** Every stored key with its parsed value. */
-export function readSettingRows(db: ReadableDb): Record<string, JsonValue> {
+/**
+ * Every stored key with its parsed value, and the keys whose value is not JSON at all (with why). The table's CHECK
+ * (json_valid) keeps ordinary writes out, but a hand edit that ignores it must not stop the workspace from opening:
+ * JSON.parse threw here, which failed settings/get and every createAppContext on the folder.
+ */
+export function readSettingRows(db: ReadableDb): {
+  values: Record<string, JsonValue>;
+  unreadable: { key: string; message: string }[];
+} {
   const rows = prepared<unknown[], { key: string; value: string }>(
     db,
     'SELECT key, value FROM settings ORDER BY key',
   ).all();
-  const out: Record<string, JsonValue> = {};
-  for (const r of rows) out[r.key] = JSON.parse(r.value) as JsonValue;
-  return out;
+  const values: Record<string, JsonValue> = {};
+  const unreadable: { key: string; message: string }[] = [];
+  for (const r of rows) {
+    try {
+      values[r.key] = JSON.parse(r.value) as JsonValue;
+    } catch (error) {
+      unreadable.push({ key: r.key, message: `not valid JSON (${(error as Error).message})` });
+    }
+  }
+  return { values, unreadable };
 }
 
 /** Writes every key of `patch` in one transaction; a null value removes the key (back to automatic). */

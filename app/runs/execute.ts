@@ -173,6 +173,16 @@ export async function executeRun(
       providers: options.providers,
       threads: options.threads,
     });
+    // A checkpoint θ that does not fit what the spec now trains (the spec or the model folder changed while the run
+    // was paused) would fail deep in the engine as a bare RangeError after the run's rows were touched: refuse it
+    // here, typed and naming the lengths, before anything is written.
+    const trains = built.problem.params.data.length;
+    if (resumeFrom && resumeFrom.theta.length !== trains) {
+      throw new FlopsError(
+        'CHECKPOINT_MISMATCH',
+        `run ${runId}: its checkpoint has ${resumeFrom.theta.length} values; its ${spec.mode.kind} mode trains ${trains} (the run's spec or model changed since step ${resumeFrom.step})`,
+      );
+    }
     provider = built.provider;
     updateRun(db, runId, { executionProvider: provider, resolvedConfig: spec });
     writer.event('info', 'run/problem', {

@@ -2,6 +2,7 @@
 // the stored versions, show one, and re-split one into a new version. The preprocessing is the chosen model's (so cached images match its input), or
 // the bundled backbone's when no model is named.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
@@ -230,6 +231,14 @@ export async function splitDataset(ctx: AppContext, args: SplitDatasetArgs): Pro
   const a = parseArgs('dataset/split', splitArgs, args);
   const parent = resolveDatasetVersion(ctx, a.id);
   if (!parent.cachePath) throw new FlopsError('DATASET_MISSING', `dataset version ${parent.id} has no cache`);
+  // A cache folder deleted by hand: say which version and where, as a run on it does (rather than the manifest's
+  // bare ENOENT as a format error).
+  if (!existsSync(parent.cachePath)) {
+    throw new FlopsError(
+      'DATASET_MISSING',
+      `dataset version ${parent.id} (${parent.name}): its cache is gone from ${parent.cachePath}`,
+    );
+  }
   const { resplitCache } = await import('../datasets/resplit.ts');
   const { recordDatasetVersion } = await import('../datasets/use-cases.ts');
   const record = await resplitCache(parent.cachePath, ctx.workspace.paths.datasets, {

@@ -4,16 +4,16 @@
 // A run on an imported .onnx classifier is planned again from the file (planOnnxRun, as its problem was built) and
 // θ is written into the original graph: its trained initializers, or its output layer (a new head where the
 // dataset's classes needed one). Same inputs and outputs as the imported file; ONNX only.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
 import { z } from 'zod';
 
 import { FlopsError, ModelError } from '../../engine/errors.ts';
 import { writeInitializers, writeOutputLinear } from '../../engine/onnx/write-back.ts';
-import { exportViTHf, exportViTOnnx, loadViT } from '../../engine/models/vit/index.ts';
+import { exportViTHf, exportViTOnnx, loadViT, trainableCount } from '../../engine/models/vit/index.ts';
 import type { AppContext } from '../context.ts';
 import { latestCheckpoint } from '../db/checkpoints.ts';
 import { getDatasetVersion } from '../db/datasets.ts';
@@ -22,7 +22,7 @@ import { requireRun } from '../db/runs.ts';
 import { planOnnxRun } from '../runs/onnx-plan.ts';
 import { prepareRunViT } from '../runs/problem.ts';
 import { resolveRunSpec, type RunMode } from '../runs/spec.ts';
-import { parseArgs } from './validate.ts';
+import { InvalidArgumentsError, parseArgs } from './validate.ts';
 
 /** The run has no checkpoint: it never trained (or was cancelled before its first one). */
 export class NoCheckpointError extends FlopsError {
@@ -96,10 +96,10 @@ export async function exportModel(ctx: AppContext, args: ExportModelArgs): Promi
   const dataset = getDatasetVersion(db, spec.datasetVersionId);
   if (!dataset) throw new FlopsError('DATASET_MISSING', `dataset version ${spec.datasetVersionId} is gone`);
   const out = resolve(a.path);
+  if (a.format === 'onnx') await checkOnnxTarget(out);
   if (model.kind === 'onnx') {
     const bytes = await trainedOnnx(model.path, spec.mode, dataset, checkpoint.params, a.runId);
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, bytes);
+    await writeOnnx(out, bytes);
     return { path: out, format: 'onnx', bytes: bytes.length, sha256: sha256(bytes), step: checkpoint.step };
   }
   // run/validate refuses an onnx mode on a ViT folder; a stored spec that has one anyway has nothing to export.
@@ -113,10 +113,16 @@ export async function exportModel(ctx: AppContext, args: ExportModelArgs): Promi
     seed: spec.train.seed,
     classes: dataset.classes,
   });
+  // θ must fit what the spec trains now (withTrainable's ModelError named neither the run nor the cause).
+  const trains = trainableCount(prepared);
+  if (checkpoint.params.length !== trains) {
+    throw new CheckpointMismatchError(
+      `run ${a.runId}: its checkpoint has ${checkpoint.params.length} values; its ${spec.mode.kind} mode trains ${trains} (the run's spec or model changed since step ${checkpoint.step})`,
+    );
+  }
   if (a.format === 'onnx') {
     const bytes = exportViTOnnx(prepared, checkpoint.params);
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, bytes);
+    await writeOnnx(out, bytes);
     return { path: out, format: 'onnx', bytes: bytes.length, sha256: sha256(bytes), step: checkpoint.step };
   }
   await exportViTHf(prepared, out, checkpoint.params);
@@ -167,6 +173,42 @@ async function trainedOnnx(
   } catch (error) {
     // θ's length no longer matches the tensors (the file was replaced since the run): say which run and file.
     if (error instanceof ModelError) throw new CheckpointMismatchError(`run ${runId}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Refuses an ONNX target that cannot be a file, before any work: an existing folder (writeFile's bare EISDIR crossed
+ * the contract as an untyped error) or a path below an existing file (ENOTDIR). A missing folder is created.
+ */
+async function checkOnnxTarget(out: string): Promise<void> {
+  const bad = (message: string) =>
+    new InvalidArgumentsError('run/export-model', [{ field: 'path', message }]);
+  const target = await stat(out).catch(() => undefined);
+  if (target?.isDirectory()) throw bad(`${out} is a folder; give the path of the .onnx file to write`);
+  // The nearest existing ancestor must be a folder.
+  for (let dir = dirname(out); ; dir = dirname(dir)) {
+    const info = await stat(dir).catch(() => undefined);
+    if (info) {
+      if (!info.isDirectory()) throw bad(`${dir} is a file, not a folder: cannot write ${out}`);
+      break;
+    }
+    if (dirname(dir) === dir) break;
+  }
+}
+
+/**
+ * Writes the file whole or not at all: into a temporary file beside it, then renamed over the target, so a failed
+ * write (a full disk) leaves neither a truncated .onnx nor a damaged earlier export behind.
+ */
+async function writeOnnx(out: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, out);
+  } catch (error) {
+    await rm(tmp, { force: true });
     throw error;
   }
 }

@@ -103,10 +103,13 @@ export function loadSettings(
   db: ReadableDb,
   available: ReadonlySet<string> = availableProviderNames(),
 ): { settings: Settings; ignored: FieldIssue[] } {
-  const rows = readSettingRows(db);
+  const { values: rows, unreadable } = readSettingRows(db);
   const schemas = fieldSchemas(available);
   const settings: Settings = { ...AUTOMATIC };
-  const ignored: FieldIssue[] = [];
+  // A row that is not even JSON (a hand edit past the table's CHECK) is automatic too, and reported.
+  const ignored: FieldIssue[] = unreadable
+    .filter((u) => (SETTING_KEYS as readonly string[]).includes(u.key))
+    .map((u) => ({ field: u.key, message: u.message }));
   for (const key of SETTING_KEYS) {
     if (!(key in rows)) continue;
     const parsed = schemas[key].safeParse(rows[key]);

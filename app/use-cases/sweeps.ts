@@ -39,11 +39,31 @@ const range = (value: z.ZodNumber) =>
     .object({ min: value, max: value })
     .refine((r) => r.min <= r.max, { message: 'min must not be above max', path: ['max'] });
 
-/** A random dimension: a range (log-uniform for lr/eps, integer-uniform for budget/seed) or values to choose from. */
-const dimension = (value: z.ZodNumber) =>
-  z.union([range(value), z.array(value).min(1).max(50)], {
-    error: 'expected a range {min, max} or a list of values',
-  });
+/**
+ * A random dimension: a range (log-uniform for lr/eps, integer-uniform for budget/seed) or values to choose from.
+ * Dispatched on the value's shape rather than through z.union: a union whose branches both fail on a type (a null,
+ * NaN or infinite min from a form) reported only "expected a range or a list" on the dimension, not naming min/max.
+ */
+const dimension = (value: z.ZodNumber) => {
+  const asRange = range(value);
+  const asList = z.array(value).min(1).max(50);
+  type Dim = z.output<typeof asRange> | z.output<typeof asList>;
+  return z
+    .custom<Dim>(() => true)
+    .transform((v, check): Dim => {
+      const isRange = typeof v === 'object' && v !== null && !Array.isArray(v);
+      if (!isRange && !Array.isArray(v)) {
+        check.addIssue({ code: 'custom', message: 'expected a range {min, max} or a list of values' });
+        return z.NEVER;
+      }
+      const parsed = isRange ? asRange.safeParse(v) : asList.safeParse(v);
+      if (parsed.success) return parsed.data;
+      for (const issue of parsed.error.issues) {
+        check.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+      }
+      return z.NEVER;
+    });
+};
 
 const common = {
   /** The spec every run starts from (model, dataset, mode, train ...). */

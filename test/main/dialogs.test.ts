@@ -114,3 +114,39 @@ describe('dialog handlers', () => {
     expect(show).not.toHaveBeenCalled();
   });
 });
+
+describe('bad input', () => {
+  it('open-folder / open-file: a string, an array, a 5000-character path, bad filters: named, no dialog opened', async () => {
+    const show = vi.spyOn(dialog, 'showOpenDialog');
+    const fields = async (name: string, args: unknown) => {
+      const result = await call(name, event, args);
+      expect(result.ok).toBe(false);
+      if (result.ok) return [];
+      expect(result.error.code).toBe('ARGS_INVALID');
+      return result.error.issues?.map((i) => i.field) ?? [];
+    };
+    expect(await fields('dialog/open-folder', 'C:\\data')).toEqual(['(root)']);
+    expect(await fields('dialog/open-file', [1, 2])).toEqual(['(root)']);
+    expect(
+      await fields('dialog/open-folder', { defaultPath: 'x'.repeat(5000), title: 'y'.repeat(201) }),
+    ).toEqual(['title', 'defaultPath']);
+    expect(await fields('dialog/open-file', { filters: { name: 'Models' } })).toEqual(['filters']);
+    const many = Array.from({ length: 11 }, () => ({ name: 'M', extensions: ['onnx'] }));
+    expect(await fields('dialog/open-file', { filters: many })).toEqual(['filters']);
+    expect(await fields('dialog/open-file', { filters: [{ name: '', extensions: [] }] })).toEqual([
+      'filters.0.name',
+      'filters.0.extensions',
+    ]);
+    expect(await fields('dialog/open-file', { filters: [{ name: 'M', extensions: ['.onnx'] }] })).toEqual([
+      'filters.0.extensions.0',
+    ]);
+    expect(show).not.toHaveBeenCalled();
+  });
+
+  it('a dialog that fails in Electron answers a typed error, not a hang', async () => {
+    vi.spyOn(dialog, 'showOpenDialog').mockRejectedValue(new Error('no display'));
+    const result = await call('dialog/open-folder', event, {});
+    expect(result).toMatchObject({ ok: false, error: { message: expect.stringMatching(/no display/) } });
+    if (!result.ok) expect(typeof result.error.code).toBe('string');
+  });
+});

@@ -1,9 +1,12 @@
 // A stored LoRA run with estimator 'lr' trains through the LR graph (noise at the adapters and the head), end to end
 // on the bundled tiny ViT and the bundled Fashion-MNIST subset: the run's problem carries the LR oracle, the
 // adapters move (B starts at zero, so only a gradient reaching B can move it), and accuracy beats the new head's.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { latestCheckpoint } from '../../../app/db/checkpoints.ts';
+import { latestCheckpoint, listCheckpoints } from '../../../app/db/checkpoints.ts';
 import { getDatasetVersion } from '../../../app/db/datasets.ts';
 import { getModel } from '../../../app/db/models.ts';
 import { requireRun } from '../../../app/db/runs.ts';
@@ -11,6 +14,7 @@ import { executeRun } from '../../../app/runs/execute.ts';
 import { buildProblem } from '../../../app/runs/problem.ts';
 import type { RunSpec } from '../../../app/runs/spec.ts';
 import { PRESETS } from '../../../app/use-cases/presets.ts';
+import { invokeHandler, toBridgeError } from '../../../app/use-cases/index.ts';
 import { createRun } from '../../../app/use-cases/runs.ts';
 import { InvalidConfigError } from '../../../engine/config.ts';
 import { FlatParams } from '../../../engine/params.ts';
@@ -71,4 +75,83 @@ describe('LR beyond the head in stored runs', () => {
     await expect(created).rejects.toThrow(InvalidConfigError);
     await expect(created).rejects.toThrow(/train\.estimator: LR cannot reach the patch embedding/);
   });
+});
+
+describe('bad input', () => {
+  /**
+   * An LR run trained 2 steps in `trained` mode whose stored spec then says `stored` (the spec, or the model folder
+   * behind it, changed since the checkpoint): the checkpoint's θ no longer has the mode's length.
+   */
+  async function mismatched(trained: unknown, stored: unknown, status = 'completed') {
+    const run = await createRun(ws.ctx, {
+      spec: ws.spec({ maxSteps: 2, batchSize: 8, budgetPerSample: 4 }, { mode: trained as never }),
+      start: false,
+    });
+    const outcome = await executeRun(ws.ctx.workspace.db, run.id, { threads: 1 });
+    expect(outcome.error).toBeUndefined();
+    const db = ws.ctx.workspace.db;
+    const config = { ...(run.requestedConfig as Record<string, unknown>), mode: stored };
+    db.prepare('UPDATE runs SET requested_config = ?, status = ? WHERE id = ?').run(
+      JSON.stringify(config),
+      status,
+      run.id,
+    );
+    return { runId: run.id, theta: latestCheckpoint(db, run.id)!.params.length };
+  }
+  const rowCounts = (runId: number) => ({
+    checkpoints: listCheckpoints(ws.ctx.workspace.db, runId).length,
+    metrics: (
+      ws.ctx.workspace.db.prepare('SELECT count(*) AS n FROM metrics WHERE run_id = ?').get(runId) as {
+        n: number;
+      }
+    ).n,
+  });
+
+  for (const [trained, stored] of [
+    [{ kind: 'lora', rank: 4 }, { kind: 'bitfit' }],
+    [
+      { kind: 'last-k', k: 1 },
+      { kind: 'vpt', prompts: 2 },
+    ],
+  ] as const) {
+    it(`run/export-model for a ${trained.kind} checkpoint against a ${stored.kind} spec: CHECKPOINT_MISMATCH naming run and lengths`, async () => {
+      const { runId, theta } = await mismatched(trained, stored);
+      const out = join(ws.dataDir, `export-${runId}`);
+      for (const format of ['onnx', 'hf'] as const) {
+        const data = await invokeHandler(ws.ctx, 'run/export-model', {
+          runId,
+          format,
+          path: join(out, format === 'onnx' ? 'model.onnx' : 'hf'),
+        }).catch((e: unknown) => toBridgeError(e));
+        expect(data).toMatchObject({
+          code: 'CHECKPOINT_MISMATCH',
+          message: expect.stringMatching(
+            new RegExp(
+              `^run ${runId}: its checkpoint has ${theta} values; its ${stored.kind} mode trains \\d+`,
+            ),
+          ) as unknown as string,
+        });
+      }
+      expect(existsSync(out)).toBe(false);
+    }, 120_000);
+  }
+
+  it('resuming an LR run whose checkpoint θ does not fit its mode fails the run with a typed message and writes nothing', async () => {
+    const { runId, theta } = await mismatched({ kind: 'lora', rank: 4 }, { kind: 'bitfit' }, 'paused');
+    const before = rowCounts(runId);
+    const resolved = requireRun(ws.ctx.workspace.db, runId).resolvedConfig;
+    // executeRun fails the run, then rethrows (the queue reports it): typed, naming the run and both lengths.
+    const error = await executeRun(ws.ctx.workspace.db, runId, { threads: 1 }).catch((e: unknown) => e);
+    expect(toBridgeError(error)).toMatchObject({
+      code: 'CHECKPOINT_MISMATCH',
+      message: expect.stringMatching(
+        new RegExp(`^run ${runId}: its checkpoint has ${theta} values; its bitfit mode trains \\d+ `),
+      ) as unknown as string,
+    });
+    const after = requireRun(ws.ctx.workspace.db, runId);
+    expect(after.status).toBe('failed');
+    expect(after.error).toMatch(/checkpoint has/);
+    expect(after.resolvedConfig).toEqual(resolved);
+    expect(rowCounts(runId)).toEqual(before);
+  }, 120_000);
 });

@@ -5,7 +5,15 @@
 // or the frozen features times the trained head), the inputs and outputs keep their names, and an HF export is
 // refused with a typed error.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 import onnxProto from 'onnx-proto';
@@ -20,7 +28,7 @@ import { planOnnxRun } from '../../../app/runs/onnx-plan.ts';
 import { normalization } from '../../../app/runs/problem-onnx.ts';
 import type { RunMode } from '../../../app/runs/spec.ts';
 import { readSplitRows } from '../../../app/runs/split-rows.ts';
-import { invokeHandler } from '../../../app/use-cases/index.ts';
+import { invokeHandler, toBridgeError } from '../../../app/use-cases/index.ts';
 import { importModel } from '../../../app/use-cases/models.ts';
 import { createRun } from '../../../app/use-cases/runs.ts';
 import { importOnnxClassifier, onnxPrefixModel } from '../../../engine/models/vit/onnx-import.ts';
@@ -230,4 +238,125 @@ describe('run/export-model on imported ONNX classifiers', () => {
       ) as unknown as string,
     });
   });
+});
+
+describe('bad input', () => {
+  /** A 2-step SPSA run on its own copy of the MLP (the tests then damage the copy), trained and checkpointed. */
+  async function trainedRun(copy: string): Promise<{ runId: number; file: string }> {
+    const file = join(files, copy);
+    copyFileSync(join(files, 'mlp.onnx'), file);
+    const modelId = (await importModel(ws.ctx, { path: file })).id;
+    const run = await createRun(ws.ctx, {
+      spec: ws.spec(
+        { estimator: 'spsa', spsaEps: 1e-2, maxSteps: 2 },
+        { modelId, mode: { kind: 'onnx', trainable: ['fc1.bias', 'fc2.bias'] } },
+      ),
+      start: false,
+    });
+    expect((await executeRun(ws.ctx.workspace.db, run.id, { threads: 1 })).error).toBeUndefined();
+    return { runId: run.id, file };
+  }
+  let run: { runId: number; file: string };
+  beforeAll(async () => {
+    run = await trainedRun('bad-input.onnx');
+  }, 120_000);
+
+  const exportTo = (args: Record<string, unknown>) =>
+    invokeHandler(ws.ctx, 'run/export-model', { runId: run.runId, format: 'onnx', ...args }).catch(
+      (e: unknown) => {
+        expect(e).toBeInstanceOf(Error);
+        return toBridgeError(e);
+      },
+    );
+  /** The folder's entries, to see that a refused export leaves nothing behind (no partial file). */
+  const listing = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+
+  it('a path in a folder that does not exist yet: the folder is made and the file written whole', async () => {
+    const target = join(files, 'new', 'deeper', 'model.onnx');
+    const result = (await exportTo({ path: target })) as { path: string; bytes: number };
+    expect(result.path).toBe(target);
+    expect(readFileSync(target).length).toBe(result.bytes);
+    expect(listing(join(files, 'new', 'deeper'))).toEqual(['model.onnx']);
+  });
+
+  it('a path that is an existing folder, or below a file: ARGS_INVALID on path, nothing written', async () => {
+    const dir = join(files, 'a-folder');
+    mkdirSync(dir);
+    expect(await exportTo({ path: dir })).toEqual({
+      name: 'InvalidArgumentsError',
+      code: 'ARGS_INVALID',
+      message: expect.stringMatching(
+        /path: .*a-folder is a folder; give the path of the \.onnx file/,
+      ) as unknown as string,
+      issues: [{ field: 'path', message: `${dir} is a folder; give the path of the .onnx file to write` }],
+    });
+    expect(listing(dir)).toEqual([]);
+    const before = listing(files);
+    const under = join(files, 'mlp.onnx', 'sub', 'x.onnx');
+    expect(await exportTo({ path: under })).toMatchObject({
+      code: 'ARGS_INVALID',
+      issues: [
+        {
+          field: 'path',
+          message: `${join(files, 'mlp.onnx')} is a file, not a folder: cannot write ${under}`,
+        },
+      ],
+    });
+    expect(listing(files)).toEqual(before);
+    expect(await exportTo({ path: '' })).toMatchObject({ code: 'ARGS_INVALID', issues: [{ field: 'path' }] });
+  });
+
+  it('an existing export is replaced whole, leaving no temporary file beside it', async () => {
+    const dir = join(files, 'replace');
+    mkdirSync(dir);
+    const target = join(dir, 'model.onnx');
+    writeFileSync(target, 'an older export');
+    const result = (await exportTo({ path: target })) as { bytes: number };
+    expect(readFileSync(target).length).toBe(result.bytes);
+    expect(listing(dir)).toEqual(['model.onnx']);
+  });
+
+  it("the run's .onnx file vanished: MODEL_MISSING naming the model and the path", async () => {
+    const doomed = await trainedRun('vanishing.onnx');
+    unlinkSync(doomed.file);
+    const out = join(files, 'never');
+    const data = await invokeHandler(ws.ctx, 'run/export-model', {
+      runId: doomed.runId,
+      format: 'onnx',
+      path: join(out, 'x.onnx'),
+    }).catch((e: unknown) => toBridgeError(e));
+    expect(data).toMatchObject({
+      code: 'MODEL_MISSING',
+      message: expect.stringMatching(
+        /^model \d+ \(.*\): its files are gone from .*vanishing\.onnx$/,
+      ) as unknown as string,
+    });
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
+
+  it("the run's .onnx file replaced by garbage or by another model: CHECKPOINT_MISMATCH naming run and file", async () => {
+    const changed = await trainedRun('changing.onnx');
+    const out = join(files, 'mismatch');
+    const call = () =>
+      invokeHandler(ws.ctx, 'run/export-model', {
+        runId: changed.runId,
+        format: 'onnx',
+        path: join(out, 'x.onnx'),
+      }).catch((e: unknown) => toBridgeError(e));
+    writeFileSync(changed.file, Buffer.alloc(2048, 0x5a));
+    expect(await call()).toMatchObject({
+      code: 'CHECKPOINT_MISMATCH',
+      message: expect.stringMatching(
+        new RegExp(
+          `^run ${changed.runId}: .*changing\\.onnx no longer fits the run \\(modelId: .*not an ONNX model`,
+        ),
+      ) as unknown as string,
+    });
+    // A model with the same initializer names and other sizes: θ no longer fits the tensors.
+    writeFileSync(changed.file, linear3('matmul-add'));
+    const other = await call();
+    expect(other).toMatchObject({ code: 'CHECKPOINT_MISMATCH' });
+    expect((other as { message: string }).message).toMatch(new RegExp(`^run ${changed.runId}: `));
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
 });

@@ -3,7 +3,7 @@
 // Fashion-MNIST subset through real ORT sessions and a real SQLite file. Checks: the head case (the output layer;
 // LR on the logits or SPSA) and SPSA on other initializers both beat the untrained model; bad choices are refused
 // field by field, naming the initializer.
-import { writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestCheckpoint } from '../../../app/db/checkpoints.ts';
 import { executeRun } from '../../../app/runs/execute.ts';
 import { importModel } from '../../../app/use-cases/models.ts';
-import { createRun, validateRun } from '../../../app/use-cases/runs.ts';
+import { toBridgeError } from '../../../app/use-cases/index.ts';
+import { createRun, listRuns, validateRun } from '../../../app/use-cases/runs.ts';
 import { GraphBuilder } from '../../../engine/onnx/graph.ts';
 import type { TestWorkspace } from './helpers.ts';
 import { mlpClassifier, onnxWorkspace, writeBundledViTOnnx } from './onnx-helpers.ts';
@@ -137,5 +138,82 @@ describe('training imported ONNX classifiers', () => {
     expect((await issues({ kind: 'onnx' }, {}, ws.modelId)).map((i) => i.field)).toEqual(['mode.kind']);
     // The defaults validate: the output layer, with LR.
     expect(await issues({ kind: 'onnx' })).toEqual([]);
+  });
+});
+
+describe('bad input', () => {
+  /** The MLP flattened by a Reshape whose shape is an INT64 initializer ('flat.shape'). */
+  function reshapeMlp(): Uint8Array {
+    const g = new GraphBuilder('mlp-reshape', 17);
+    const x = g.input('image', 'float32', ['batch', 1, 28, 28]);
+    const flat = g.op('Reshape', [x, g.initializer('flat.shape', new BigInt64Array([-1n, 784n]), [2])]);
+    const w = g.initializer('fc.weight', new Float32Array(5 * 784).fill(0.01), [5, 784]);
+    const b = g.initializer('fc.bias', new Float32Array(5), [5]);
+    g.node('Gemm', [flat, w, b], ['logits'], { transB: 1 });
+    g.output('logits', 'float32', ['batch', 5]);
+    return g.toBytes();
+  }
+  const SPSA = { estimator: 'spsa', spsaEps: 1e-2 };
+  /** run/create refused: CONFIG_INVALID with its issues, and no run row added. */
+  async function refused(mode: unknown, modelId: number, trainCfg: Record<string, unknown> = SPSA) {
+    const before = (await listRuns(ws.ctx, {})).length;
+    const error = await createRun(ws.ctx, {
+      spec: ws.spec(trainCfg, { modelId, mode: mode as never }),
+      start: false,
+    }).catch((e: unknown) => e);
+    expect((await listRuns(ws.ctx, {})).length).toBe(before);
+    const data = toBridgeError(error);
+    expect(data.code).toBe('CONFIG_INVALID');
+    return data.issues ?? [];
+  }
+
+  it('trainable naming an INT64 initializer, an empty list, an empty name or duplicates: each entry named', async () => {
+    writeFileSync(join(files, 'reshape.onnx'), reshapeMlp());
+    const id = (await importModel(ws.ctx, { path: join(files, 'reshape.onnx') })).id;
+    expect(await refused({ kind: 'onnx', trainable: ['fc.weight', 'flat.shape'] }, id)).toEqual([
+      {
+        field: 'mode.trainable.1',
+        message: "initializer 'flat.shape' is INT64; only FLOAT initializers train",
+      },
+    ]);
+    expect(await refused({ kind: 'onnx', trainable: [] }, id)).toEqual([
+      { field: 'mode.trainable', message: expect.stringMatching(/>=1 items/) as unknown as string },
+    ]);
+    expect((await refused({ kind: 'onnx', trainable: ['fc.bias', ''] }, id)).map((i) => i.field)).toEqual([
+      'mode.trainable.1',
+    ]);
+    expect(await refused({ kind: 'onnx', trainable: ['fc.bias', 'fc.weight', 'fc.bias'] }, id)).toEqual([
+      { field: 'mode.trainable.2', message: "initializer 'fc.bias' is named twice" },
+    ]);
+    expect((await refused({ kind: 'onnx', trainable: 'fc.bias' }, id)).map((i) => i.field)).toEqual([
+      'mode.trainable',
+    ]);
+  });
+
+  it('an input or logits output the model does not have is named on mode.input / mode.logits', async () => {
+    const input = await refused({ kind: 'onnx', input: 'pixels' }, mlpOnnx);
+    expect(input.map((i) => i.field)).toEqual(['mode.input']);
+    expect(input[0]!.message).toMatch(/pixels/);
+    const logits = await refused({ kind: 'onnx', logits: 'probabilities' }, mlpOnnx);
+    expect(logits.map((i) => i.field)).toEqual(['mode.logits']);
+    expect(logits[0]!.message).toMatch(/probabilities/);
+  });
+
+  it('a model file replaced by garbage or deleted after import is named on modelId', async () => {
+    const file = join(files, 'doomed.onnx');
+    writeFileSync(file, mlpClassifier(9));
+    const id = (await importModel(ws.ctx, { path: file })).id;
+    writeFileSync(file, Buffer.alloc(4096, 0xab));
+    const garbage = await refused({ kind: 'onnx', trainable: ['fc2.bias'] }, id);
+    expect(garbage).toEqual([
+      {
+        field: 'modelId',
+        message: expect.stringMatching(new RegExp(`^${file}: not an ONNX model`)) as unknown as string,
+      },
+    ]);
+    unlinkSync(file);
+    expect(await refused({ kind: 'onnx' }, id, {})).toEqual([
+      { field: 'modelId', message: `model ${id} files are missing: ${file}` },
+    ]);
   });
 });

@@ -120,6 +120,12 @@ describe('flops serve', () => {
     }
     // Still behind the token like every other call.
     expect((await api('dialog/available', {}, null)).status).toBe(401);
+    // bad input: arguments a dialog would refuse change nothing here, since no dialog is shown.
+    for (const args of [{ filters: 'x', title: 7 }, { defaultPath: 'x'.repeat(5000) }]) {
+      const res = await api('dialog/open-file', args);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { result: { available: boolean } }).result.available).toBe(false);
+    }
   });
 
   it('settings/set over HTTP names every bad field with status 400, and settings/get reads what was saved', async () => {

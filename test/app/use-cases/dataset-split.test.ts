@@ -1,7 +1,7 @@
 // 'dataset/split' on the bundled Fashion-MNIST subset (5 classes, 200 train + 100 test each): exact per-class counts,
 // the same request gives the same version, the pixels are shared with the parent (no decoding, same inode), the new
 // version verifies against its own id, appears in dataset/list, trains, and bad fractions name their field.
-import { statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { CACHE_FILES, DatasetCache, verifyDatasetCache } from '../../../app/data
 import { decoderCalls } from '../../../app/datasets/decode.ts';
 import type { DatasetVersion } from '../../../app/db/datasets.ts';
 import { listDatasets, splitDataset } from '../../../app/use-cases/datasets.ts';
+import { toBridgeError } from '../../../app/use-cases/index.ts';
 import { validateRun } from '../../../app/use-cases/runs.ts';
 import { InvalidArgumentsError } from '../../../app/use-cases/validate.ts';
 import { testWorkspace, type TestWorkspace } from '../runs/helpers.ts';
@@ -107,5 +108,117 @@ describe('dataset/split', () => {
     expect((await bad({ keepTest: true, test: 0.2 })).map((i) => i.field)).toEqual(['test']);
     await expect(splitDataset(ws.ctx, { id: 'no-such-dataset' })).rejects.toThrow(/does not exist/);
     expect((await listDatasets(ws.ctx, {})).length).toBe(before);
+  });
+});
+
+describe('bad input', () => {
+  const datasets = () => join(ws.dataDir, 'datasets');
+  /** The version rows and the cache folders (temporary ones included), to check that nothing was written. */
+  const state = async () => ({
+    rows: (await listDatasets(ws.ctx, {})).map((d) => d.id).sort(),
+    folders: readdirSync(datasets()).sort(),
+  });
+  const refused = async (args: Record<string, unknown>) => {
+    const error = await splitDataset(ws.ctx, args as unknown as Parameters<typeof splitDataset>[1]).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return toBridgeError(error);
+  };
+
+  it('a nonexistent id is NOT_FOUND, naming the id', async () => {
+    const before = await state();
+    expect(await refused({ id: 'ghost-dataset' })).toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'dataset ghost-dataset does not exist',
+    });
+    expect(await refused({ id: 'f'.repeat(64) })).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await state()).toEqual(before);
+  });
+
+  it('fractions summing to 1 or more, negative, NaN, keepTest with test, names of 10 KB: each field named', async () => {
+    const before = await state();
+    const id = ws.datasetVersionId;
+    expect((await refused({ id, val: 0.5, test: 0.5 })).issues).toEqual([
+      { field: 'test', message: 'val + test must be below 1, got 0.5 + 0.5' },
+    ]);
+    // With test left out, the default 0.1 is what val is summed with, so val is the field to fix.
+    expect((await refused({ id, val: 0.95 })).issues).toEqual([
+      { field: 'val', message: 'val + test must be below 1, got 0.95 + 0.1' },
+    ]);
+    expect((await refused({ id, val: -0.2 })).issues?.map((i) => i.field)).toEqual(['val']);
+    expect((await refused({ id, val: Number.NaN, test: Number.NaN })).issues?.map((i) => i.field)).toEqual([
+      'val',
+      'test',
+    ]);
+    expect((await refused({ id, keepTest: true, test: 0 })).issues).toEqual([
+      { field: 'test', message: 'keepTest keeps the test split; leave test out' },
+    ]);
+    const long = await refused({ id, name: 'x'.repeat(10_240) });
+    expect(long.code).toBe('ARGS_INVALID');
+    expect(long.issues?.map((i) => i.field)).toEqual(['name']);
+    expect(long.issues?.[0]?.message).toMatch(/200/);
+    expect((await refused({ id, name: '   ' })).issues?.map((i) => i.field)).toEqual(['name']);
+    expect((await refused({ id: '' })).issues?.map((i) => i.field)).toEqual(['id']);
+    expect(await state()).toEqual(before);
+  });
+
+  it('a name with path separators is only a name: the cache folder is the content id, inside the workspace', async () => {
+    const v = await splitDataset(ws.ctx, { id: ws.datasetVersionId, seed: 77, name: '../../etc/passwd\\x' });
+    expect(v.name).toBe('../../etc/passwd\\x');
+    expect(v.cachePath).toBe(join(datasets(), v.id));
+    expect(readdirSync(datasets()).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  it('a version whose cache folder was deleted: DATASET_MISSING naming the version and the path, nothing written', async () => {
+    const child = await splitDataset(ws.ctx, { id: ws.datasetVersionId, seed: 101 });
+    rmSync(child.cachePath!, { recursive: true, force: true });
+    const before = await state();
+    const data = await refused({ id: child.id, seed: 5 });
+    expect(data.code).toBe('DATASET_MISSING');
+    expect(data.message).toContain(child.id);
+    expect(data.message).toContain(child.cachePath!);
+    expect(data.message).toMatch(/cache is gone/);
+    expect(await state()).toEqual(before);
+  });
+
+  it('a version whose pixels file is truncated: FORMAT_INVALID naming the file, no version made from it', async () => {
+    const child = await splitDataset(ws.ctx, { id: ws.datasetVersionId, seed: 102 });
+    const pixels = join(child.cachePath!, CACHE_FILES.pixels);
+    // Replaced, not truncated in place: the file is hard-linked to the parent's.
+    const bytes = readFileSync(pixels);
+    unlinkSync(pixels);
+    writeFileSync(pixels, bytes.subarray(0, bytes.length - 1000));
+    const before = await state();
+    const data = await refused({ id: child.id, seed: 6 });
+    expect(data.code).toBe('FORMAT_INVALID');
+    expect(data.message).toContain(pixels);
+    expect(data.message).toMatch(/1175000 bytes; the manifest's 1500 images of 28x28x1 need 1176000/);
+    expect(await state()).toEqual(before);
+    // A cache whose labels were cut short: the same, naming the labels file.
+    const child2 = await splitDataset(ws.ctx, { id: ws.datasetVersionId, seed: 103 });
+    const labels = join(child2.cachePath!, CACHE_FILES.labels);
+    writeFileSync(labels, readFileSync(labels).subarray(0, 10));
+    const before2 = await state();
+    const data2 = await refused({ id: child2.id, seed: 6 });
+    expect(data2.code).toBe('FORMAT_INVALID');
+    expect(data2.message).toContain(labels);
+    expect(await state()).toEqual(before2);
+  });
+
+  it('the same split twice at once gives one version, one row and no temporary folders', async () => {
+    const before = await state();
+    const args = { id: ws.datasetVersionId, val: 0.2, test: 0.2, seed: 99 };
+    const [a, b, c] = await Promise.all([
+      splitDataset(ws.ctx, args),
+      splitDataset(ws.ctx, args),
+      splitDataset(ws.ctx, args),
+    ]);
+    expect(b.id).toBe(a.id);
+    expect(c.id).toBe(a.id);
+    const after = await state();
+    expect(after.rows).toEqual([...before.rows, a.id].sort());
+    expect(after.folders).toEqual([...before.folders, a.id].sort());
+    expect(await verifyDatasetCache(a.cachePath!)).toBe(true);
   });
 });

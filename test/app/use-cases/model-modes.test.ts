@@ -3,12 +3,13 @@
 // new head a run makes when the dataset has another number of classes. The model is written here with the
 // GraphBuilder, imported with model/import into a real workspace, and the default set is checked against what
 // run/validate accepts (LR only for exactly that set).
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { importModel, modelModes } from '../../../app/use-cases/models.ts';
+import { toBridgeError } from '../../../app/use-cases/index.ts';
+import { importModel, listModels, modelModes } from '../../../app/use-cases/models.ts';
 import { validateRun } from '../../../app/use-cases/runs.ts';
 import { GraphBuilder } from '../../../engine/onnx/graph.ts';
 import type { TestWorkspace } from '../runs/helpers.ts';
@@ -98,5 +99,63 @@ describe('model/modes on an ONNX model', () => {
     const r = await modelModes(ws.ctx, { id: ws.modelId, numClasses: 5 });
     expect(r.onnx).toBeUndefined();
     expect(r.modes.map((m) => m.mode.kind)).toEqual(['head', 'bitfit', 'lora', 'vpt', 'last-k', 'full']);
+  });
+});
+
+describe('bad input', () => {
+  let n = 0;
+  /** A fresh import of the MLP, whose file the test then damages. */
+  async function imported(): Promise<{ id: number; file: string }> {
+    const file = join(files, `victim-${n++}.onnx`);
+    writeFileSync(file, mlpClassifier());
+    return { id: (await importModel(ws.ctx, { path: file })).id, file };
+  }
+  const refused = async (args: unknown) => {
+    const models = (await listModels(ws.ctx, {})).length;
+    const error = await modelModes(ws.ctx, args as { id: number }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((await listModels(ws.ctx, {})).length).toBe(models);
+    return toBridgeError(error);
+  };
+
+  it('an .onnx file replaced by garbage bytes after import: FORMAT_INVALID naming the file', async () => {
+    const { id, file } = await imported();
+    writeFileSync(file, Buffer.from('this is not a protobuf at all \x00\xff\xfe'.repeat(50)));
+    const data = await refused({ id });
+    expect(data.code).toBe('FORMAT_INVALID');
+    expect(data.message).toMatch(new RegExp(`^${file}: not an ONNX model`));
+  });
+
+  it('an .onnx file cut in half or emptied: FORMAT_INVALID naming the file', async () => {
+    for (const cut of [(b: Buffer) => b.subarray(0, b.length >> 1), () => Buffer.alloc(0)]) {
+      const { id, file } = await imported();
+      writeFileSync(file, cut(readFileSync(file)));
+      const data = await refused({ id });
+      expect(data.code).toBe('FORMAT_INVALID');
+      expect(data.message).toMatch(new RegExp(`^${file}: `));
+    }
+  });
+
+  it('an .onnx file deleted after import, or replaced by a folder: MODEL_MISSING naming the model', async () => {
+    const gone = await imported();
+    unlinkSync(gone.file);
+    const data = await refused({ id: gone.id });
+    expect(data.code).toBe('MODEL_MISSING');
+    expect(data.message).toMatch(new RegExp(`^model ${gone.id} \\(.*\\): ENOENT`));
+    const folder = await imported();
+    rmSync(folder.file);
+    mkdirSync(folder.file);
+    expect(await refused({ id: folder.id })).toMatchObject({ code: 'MODEL_MISSING' });
+  });
+
+  it('an unknown id is NOT_FOUND; bad numbers are named', async () => {
+    expect(await refused({ id: 987_654 })).toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'model 987654 does not exist',
+    });
+    const data = await refused({ id: 0, numClasses: 1.5 });
+    expect(data.code).toBe('ARGS_INVALID');
+    expect(data.issues?.map((i) => i.field)).toEqual(['id', 'numClasses']);
+    expect((await refused({ id: mlp, numClasses: 1e9 })).issues?.map((i) => i.field)).toEqual(['numClasses']);
   });
 });

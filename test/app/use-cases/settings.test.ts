@@ -9,7 +9,13 @@ import { requireRun } from '../../../app/db/runs.ts';
 import { writeSettingRows } from '../../../app/db/settings.ts';
 import { invokeHandler } from '../../../app/use-cases/index.ts';
 import { createRun, getRun } from '../../../app/use-cases/runs.ts';
-import { getSettings, loadSettings, setSettings } from '../../../app/use-cases/settings.ts';
+import {
+  availableProviderNames,
+  getSettings,
+  loadSettings,
+  PROVIDER_NAMES,
+  setSettings,
+} from '../../../app/use-cases/settings.ts';
 import { systemInfo } from '../../../app/use-cases/system.ts';
 import { toBridgeError } from '../../../app/use-cases/index.ts';
 import { testWorkspace, type TestWorkspace } from '../runs/helpers.ts';
@@ -163,5 +169,90 @@ describe('settings', () => {
     expect(head!.rowsPerSecond).toBeCloseTo((rows.rows / rows.ms) * 1000, 6);
     expect(head!.queriesPerSecond).toBeCloseTo((rows.queries / rows.ms) * 1000, 6);
     expect(head!.rowsPerSecond).toBeGreaterThan(head!.queriesPerSecond);
+  });
+});
+
+describe('bad input', () => {
+  const rows = () =>
+    ws.ctx.workspace.db.prepare('SELECT key, value FROM settings ORDER BY key').all() as {
+      key: string;
+      value: string;
+    }[];
+  const refused = async (args: unknown) => {
+    const before = rows();
+    const config = structuredClone(ws.ctx.queue.config);
+    const error = await invokeHandler(ws.ctx, 'settings/set', args).catch((e: unknown) => e);
+    // Nothing stored, nothing applied to the queue.
+    expect(rows()).toEqual(before);
+    expect(ws.ctx.queue.config).toEqual(config);
+    return toBridgeError(error);
+  };
+
+  it('settings/set: threads 0, 10^4 and 1.5 are named on threads', async () => {
+    for (const threads of [0, 10_000, 1.5, -1, '4']) {
+      const data = await refused({ threads });
+      expect(data.code).toBe('ARGS_INVALID');
+      expect(data.issues?.map((i) => i.field)).toEqual(['threads']);
+    }
+    expect((await refused({ threads: 10_000 })).issues?.[0]?.message).toMatch(/256/);
+  });
+
+  it('settings/set: a provider not available, listed twice, or not a list; a bad concurrency; unknown keys', async () => {
+    // A provider the engine knows that this build lacks (coreml off macOS, dml off Windows).
+    const absent = PROVIDER_NAMES.find((p) => !availableProviderNames().has(p))!;
+    const missing = await refused({ providers: [absent, 'cpu'] });
+    expect(missing.issues).toEqual([
+      {
+        field: 'providers.0',
+        message: expect.stringMatching(
+          new RegExp(`^${absent} is not available in this build \\(available: .*cpu`),
+        ) as unknown as string,
+      },
+    ]);
+    expect((await refused({ providers: ['cpu', 'cpu'] })).issues).toEqual([
+      { field: 'providers.1', message: 'cpu is listed twice' },
+    ]);
+    expect((await refused({ providers: 'cpu' })).issues?.map((i) => i.field)).toEqual(['providers']);
+    expect((await refused({ providers: ['tpu'] })).issues?.map((i) => i.field)).toEqual(['providers.0']);
+    expect((await refused({ concurrency: { cpu: 0 } })).issues?.map((i) => i.field)).toEqual([
+      'concurrency.cpu',
+    ]);
+    expect((await refused({ concurrency: [2] })).issues?.map((i) => i.field)).toEqual(['concurrency']);
+    const unknown = await refused({ threads: 2, theme: 'dark', dataDir: '/x' });
+    expect(unknown.issues).toEqual([
+      { field: '(root)', message: expect.stringMatching(/theme.*dataDir/) as unknown as string },
+    ]);
+    expect((await refused('cpu')).issues?.map((i) => i.field)).toEqual(['(root)']);
+  });
+
+  it('settings/get: a row corrupted by hand (invalid JSON) still answers, as automatic, reported in ignored', async () => {
+    const db = ws.ctx.workspace.db;
+    await setSettings(ws.ctx, { threads: 2, concurrency: { cpu: 2 } });
+    // The table's CHECK (json_valid) stops an ordinary UPDATE; a hand edit that ignores it gets through.
+    expect(() =>
+      db.prepare(`UPDATE settings SET value = '{"cpu": 2' WHERE key = 'concurrency'`).run(),
+    ).toThrow(/CHECK constraint/);
+    db.pragma('ignore_check_constraints = ON');
+    try {
+      db.prepare(`UPDATE settings SET value = '{"cpu": 2' WHERE key = 'concurrency'`).run();
+    } finally {
+      db.pragma('ignore_check_constraints = OFF');
+    }
+    const view = await getSettings(ws.ctx, {});
+    expect(view.stored).toEqual({ providers: null, threads: 2, concurrency: null });
+    expect(view.ignored).toEqual([
+      { field: 'concurrency', message: expect.stringMatching(/^not valid JSON/) as unknown as string },
+    ]);
+    // The next session opens the workspace (createAppContext reads the settings) rather than failing to start.
+    const next = createAppContext({ dataDir: ws.dataDir });
+    try {
+      expect(next.queue.config).toMatchObject({ threads: 2, concurrency: {} });
+    } finally {
+      await next.close();
+    }
+    // settings/set repairs it: the bad row is overwritten or removed.
+    const repaired = await setSettings(ws.ctx, { threads: null, concurrency: null });
+    expect(repaired.ignored).toEqual([]);
+    expect(rows()).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { InvalidArgumentsError } from '../../../app/use-cases/validate.ts';
+import { invokeHandler, toBridgeError } from '../../../app/use-cases/index.ts';
 import { listRuns } from '../../../app/use-cases/runs.ts';
 import { createSweep, previewSweep, randomPoints } from '../../../app/use-cases/sweeps.ts';
 import { testWorkspace, type TestWorkspace } from '../runs/helpers.ts';
@@ -207,5 +208,141 @@ describe('sweep/preview', () => {
       },
     });
     expect(big.issues).toEqual([{ field: 'grid', message: '550 runs; at most 500' }]);
+  });
+});
+
+describe('bad input', () => {
+  const runCount = async () => (await listRuns(ws.ctx, {})).length;
+  const random = (r: Record<string, unknown>) =>
+    ({ kind: 'random', base: ws.spec(), start: false, random: r }) as unknown as Parameters<
+      typeof createSweep
+    >[1];
+  const fails = async (args: unknown) => {
+    const error = await invokeHandler(ws.ctx, 'sweep/create', args).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentsError);
+    return toBridgeError(error);
+  };
+
+  it('sweep/create: trials 0, 10^6 and 1.5 are refused on random.trials before anything is drawn', async () => {
+    const before = await runCount();
+    for (const trials of [0, 1e6, 1.5, -3]) {
+      const data = await fails(random({ trials, lr: [0.01] }));
+      expect(data.code).toBe('ARGS_INVALID');
+      expect(data.issues?.map((i) => i.field)).toEqual(['random.trials']);
+    }
+    expect((await fails(random({ trials: 1e6, lr: [0.01] }))).issues?.[0]?.message).toMatch(/500/);
+    expect(await runCount()).toBe(before);
+  });
+
+  it('sweep/create: NaN and infinite ranges, min > max, log ranges through 0, unknown allocators and strings in a list are all named', async () => {
+    const before = await runCount();
+    const data = await fails(
+      random({
+        trials: 3,
+        lr: { min: Number.NaN, max: 0.1 },
+        eps: { min: 0, max: 0.1 },
+        budget: { min: 8, max: 2 },
+        allocator: ['flops', 'greedy'],
+        seed: { min: 0, max: Number.POSITIVE_INFINITY },
+      }),
+    );
+    expect(data.issues?.map((i) => i.field)).toEqual([
+      'random.lr.min',
+      'random.eps.min',
+      'random.budget.max',
+      'random.allocator.1',
+      'random.seed.max',
+    ]);
+    expect(data.issues?.find((i) => i.field === 'random.budget.max')?.message).toBe(
+      'min must not be above max',
+    );
+    expect(data.issues?.find((i) => i.field === 'random.eps.min')?.message).toMatch(/>0|positive|greater/i);
+    // A list with a string in it: named at the list member.
+    const listed = await fails(random({ trials: 2, lr: [0.01, '0.1'] }));
+    expect(listed.issues?.map((i) => i.field)).toEqual(['random.lr.1']);
+    expect(listed.issues?.[0]?.message).toMatch(/number/);
+    // Neither a range nor a list: named on the dimension itself.
+    const shapeless = await fails(random({ trials: 2, lr: 'fast', eps: null }));
+    expect(shapeless.issues).toEqual([
+      { field: 'random.lr', message: 'expected a range {min, max} or a list of values' },
+      { field: 'random.eps', message: 'expected a range {min, max} or a list of values' },
+    ]);
+    // A log range through zero from below.
+    const negative = await fails(random({ trials: 2, lr: { min: -1e-3, max: 1e-2 } }));
+    expect(negative.issues?.map((i) => i.field)).toEqual(['random.lr.min']);
+    expect(await runCount()).toBe(before);
+  });
+
+  it('sweep/create: an unknown kind, a missing base or a non-object argument is named, not thrown as a TypeError', async () => {
+    const before = await runCount();
+    expect((await fails({ kind: 'bayes', base: ws.spec(), random: { trials: 2 } })).issues?.[0]?.field).toBe(
+      'kind',
+    );
+    expect(
+      (await fails({ kind: 'random', random: { trials: 2, lr: [0.01] } })).issues?.map((i) => i.field),
+    ).toEqual(['base']);
+    expect((await fails([1, 2])).issues?.[0]?.field).toBe('(root)');
+    expect((await fails('grid')).issues?.[0]?.field).toBe('(root)');
+    expect(await runCount()).toBe(before);
+  });
+
+  it('sweep/create: a trial whose spec names a model that does not exist refuses the whole sweep', async () => {
+    const before = await runCount();
+    const error = await createSweep(ws.ctx, {
+      kind: 'random',
+      base: { ...ws.spec(), modelId: 9999 },
+      start: false,
+      random: { trials: 2, lr: [0.01, 0.02] },
+    }).catch((e: unknown) => e);
+    const data = toBridgeError(error);
+    expect(data.code).toBe('CONFIG_INVALID');
+    expect(data.issues?.map((i) => i.field)).toEqual([
+      expect.stringMatching(/^runs\[0\] \(lr=0\.0\d\)\.modelId$/),
+      expect.stringMatching(/^runs\[1\] \(lr=0\.0\d\)\.modelId$/),
+    ]);
+    expect(data.issues?.[0]?.message).toBe('model 9999 does not exist');
+    expect(await runCount()).toBe(before);
+  });
+});
+
+describe('bad input (sweep/preview)', () => {
+  it('a nonexistent model: every trial named with modelId, nothing created, no throw', async () => {
+    const before = (await listRuns(ws.ctx, {})).length;
+    const preview = await previewSweep(ws.ctx, {
+      kind: 'random',
+      base: { ...ws.spec(), modelId: 424242 },
+      name: 'ghost',
+      random: { trials: 3, lr: { min: 1e-3, max: 1e-1 } },
+    });
+    expect(preview.points).toHaveLength(3);
+    expect(preview.names[0]).toMatch(/^ghost #1 lr=/);
+    expect(preview.issues).toHaveLength(3);
+    for (const [i, issue] of preview.issues.entries()) {
+      expect(issue.field).toMatch(new RegExp(`^runs\\[${i}\\] \\(lr=[0-9.e-]+\\)\\.modelId$`));
+      expect(issue.message).toBe('model 424242 does not exist');
+    }
+    expect((await listRuns(ws.ctx, {})).length).toBe(before);
+  });
+
+  it('answers huge, empty, NaN and non-object arguments as issues, quickly and without points', async () => {
+    const started = performance.now();
+    const huge = await previewSweep(ws.ctx, {
+      kind: 'random',
+      base: ws.spec(),
+      random: { trials: 1e6, lr: [0.01] },
+    });
+    expect(huge.points).toEqual([]);
+    expect(huge.issues.map((i) => i.field)).toEqual(['random.trials']);
+    const nan = await previewSweep(ws.ctx, {
+      kind: 'random',
+      base: ws.spec(),
+      random: { trials: 2, eps: { min: 0.1, max: Number.NaN } },
+    });
+    expect(nan.issues.map((i) => i.field)).toEqual(['random.eps.max']);
+    const nothing = (await invokeHandler(ws.ctx, 'sweep/preview', null)) as { issues: { field: string }[] };
+    expect(nothing.issues.map((i) => i.field)).toEqual(['base', 'grid']);
+    const garbage = (await invokeHandler(ws.ctx, 'sweep/preview', 'x')) as { issues: { field: string }[] };
+    expect(garbage.issues.map((i) => i.field)).toEqual(['(root)']);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 });
