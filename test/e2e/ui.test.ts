@@ -89,6 +89,8 @@ describe.skipIf(!available)('workbench UI against flops serve', () => {
     await page.waitForTimeout(200);
     await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   };
+  /** The Preset select's shown label ("head-lr", or "head-lr (modified)" once a field it set was changed). */
+  const presetLabel = async () => (await page.locator('#nr-preset option:checked').textContent())?.trim();
   const go = async (hash: string, heading: string) => {
     await page.goto(`${base}${hash}`);
     await page.locator('h1', { hasText: heading }).waitFor();
@@ -201,6 +203,9 @@ describe.skipIf(!available)('workbench UI against flops serve', () => {
     await page.fill('#nr-max-steps', '300000');
     await page.fill('#nr-eval-every', '1000');
     await page.fill('#nr-name', 'e2e flops');
+    // Batch and budget differ from the preset's: the select says so, and the run is sent without it.
+    expect(await presetLabel()).toBe('head-lr (modified)');
+    expect(await page.locator('#nr-preset-hint').innerText()).toContain('train.budgetPerSample');
     await expect.poll(() => page.locator('[data-testid="queries-per-step"]').innerText()).toBe('64');
     // LR: one row per query plus one clean row per sample.
     expect(await page.locator('[data-testid="rows-per-step"]').innerText()).toBe('80');
@@ -423,7 +428,20 @@ describe.skipIf(!available)('workbench UI against flops serve', () => {
     const rows = page.locator('[data-testid="sweep-preview"] tbody tr');
     await expect.poll(() => rows.count()).toBe(2);
     const lrs = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[1]?.textContent?.trim() ?? ''));
+    // The cost preview adds every trial's cost (the measured rate of the first run gives the times) and the sum.
+    const trialCosts = page.locator('[data-testid="sweep-cost"] tbody tr');
+    await expect.poll(() => trialCosts.count()).toBe(2);
+    expect(await page.locator('[data-testid="sweep-cost-total"]').innerText()).toMatch(/Total/);
+    expect(await page.locator('[data-testid="sweep-wall-time"]').innerText()).toMatch(/\d/);
+    expect(await page.locator('[data-testid="sweep-concurrency"]').innerText()).toMatch(
+      /at once|one at a time/,
+    );
+    // Max steps and evaluation are not the preset's fields: it still applies.
+    expect(await presetLabel()).toBe('head-lr');
     await shot('new-run-sweep');
+    await page.click('button.theme');
+    await shot('new-run-sweep-dark');
+    await page.click('button.theme');
     await page.getByRole('button', { name: 'Launch 2 runs' }).click();
     await page.waitForURL(/#\/runs\?tag=sweep%3Ae2e-rs$/);
     const table = page.locator('table.runs tbody tr');
@@ -475,8 +493,11 @@ describe.skipIf(!available)('workbench UI against flops serve', () => {
     expect(checked).toEqual([false, false, true, true]);
     // The logits layer: 5 × 16 + 5 = 85 parameters, trainable with LR (the preset's estimator).
     expect(await list.innerText()).toContain('85 parameters');
+    // On an ONNX model the head preset's mode is the logits layer: still the preset, until another is checked.
+    expect(await presetLabel()).toBe('head-lr');
     await page.getByText('Ready.').waitFor();
     await page.check('#nr-init-fc1\\.bias');
+    expect(await presetLabel()).toBe('head-lr (modified)');
     expect(await list.innerText()).toContain('101 parameters');
     expect(await page.locator('#nr-estimator option[value="lr"]').isDisabled()).toBe(false); // still selected
     await page.locator('#nr-estimator-issues', { hasText: 'LR on an ONNX model' }).waitFor();

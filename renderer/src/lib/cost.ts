@@ -90,6 +90,83 @@ export function costPreview(input: CostInput): CostPreview {
   };
 }
 
+/** One trial of a sweep: the run form's cost with the trial's own budget n̄. */
+export interface SweepTrialCost {
+  budgetPerSample: number;
+  queriesPerStep: number;
+  forwardRowsPerStep: number;
+  totalSteps: number | null;
+  totalQueries: number | null;
+  totalForwardRows: number | null;
+  estimatedMs: number | null;
+}
+
+export interface SweepCost {
+  trials: SweepTrialCost[];
+  /** Sums over the trials (null while any trial's is unknown). */
+  totalSteps: number | null;
+  totalQueries: number | null;
+  totalForwardRows: number | null;
+  /** Every trial's time added up: the wall time when they run one at a time, or share the device's throughput. */
+  estimatedMs: number | null;
+  /** Runs the device trains at once (1: one at a time). */
+  concurrency: number;
+  /**
+   * With concurrency above 1, the wall time if every run kept its measured rate while others train (the queue
+   * starts the trials in order as slots free up); null at concurrency 1 or without a rate.
+   */
+  parallelMs: number | null;
+}
+
+const sum = (values: (number | null)[]): number | null =>
+  values.some((v) => v === null) ? null : values.reduce<number>((s, v) => s + (v as number), 0);
+
+/**
+ * The cost of a sweep's trials: each is the run form's run (`base`) with its own budget n̄ where the sweep varies
+ * it (lr, ε, the allocator and the seed do not change the count of queries or rows), so the sums are per trial,
+ * not trials × one run. The time uses the same measured rate as one run.
+ */
+export function sweepCost(
+  base: CostInput,
+  points: readonly { budget?: number | undefined }[],
+  concurrency?: number | null,
+): SweepCost {
+  const trials = points.map((p): SweepTrialCost => {
+    const budgetPerSample = p.budget ?? base.budgetPerSample;
+    const c = costPreview({ ...base, budgetPerSample });
+    return {
+      budgetPerSample,
+      queriesPerStep: c.queriesPerStep,
+      forwardRowsPerStep: c.forwardRowsPerStep,
+      totalSteps: c.totalSteps,
+      totalQueries: c.totalSteps === null ? null : c.totalSteps * c.queriesPerStep,
+      totalForwardRows: c.totalForwardRows,
+      estimatedMs: c.estimatedMs,
+    };
+  });
+  const slots = positive(concurrency) ? Math.floor(concurrency) : 1;
+  const estimatedMs = trials.length ? sum(trials.map((t) => t.estimatedMs)) : null;
+  let parallelMs: number | null = null;
+  if (slots > 1 && estimatedMs !== null) {
+    // List scheduling in queue order: each trial starts on the slot that frees up first.
+    const ends = Array.from({ length: Math.min(slots, trials.length) }, () => 0);
+    for (const t of trials) {
+      const i = ends.indexOf(Math.min(...ends));
+      ends[i] = (ends[i] as number) + (t.estimatedMs as number);
+    }
+    parallelMs = Math.max(...ends);
+  }
+  return {
+    trials,
+    totalSteps: trials.length ? sum(trials.map((t) => t.totalSteps)) : null,
+    totalQueries: trials.length ? sum(trials.map((t) => t.totalQueries)) : null,
+    totalForwardRows: trials.length ? sum(trials.map((t) => t.totalForwardRows)) : null,
+    estimatedMs,
+    concurrency: slots,
+    parallelMs,
+  };
+}
+
 /** One measured group from `system/info` (provider, model, mode, estimator). */
 export interface MeasuredThroughput {
   provider: string;

@@ -267,4 +267,47 @@ describe('RunForm on an ONNX model', () => {
     expect(form.modeKind).toBe('head');
     expect(form.onnx).toBeNull();
   });
+
+  it('keeps the ONNX mode under a head preset (its logits layer), and counts another set as a change', async () => {
+    const b = testBridge({
+      'dataset/list': () => [dataset()],
+      'model/list': () => [model({ id: 4, kind: 'onnx' })],
+      'run/presets': () => [
+        {
+          name: 'head-lr',
+          description: 'head, LR',
+          spec: { mode: { kind: 'head' }, train: { estimator: 'lr', budgetPerSample: 10, lrSigma: 0.1 } },
+        },
+        {
+          name: 'lora-spsa',
+          description: 'LoRA, SPSA',
+          spec: {
+            mode: { kind: 'lora', rank: 4, alpha: 8, targets: ['q', 'v'] },
+            train: { estimator: 'spsa', budgetPerSample: 10, spsaEps: 1e-3 },
+          },
+        },
+      ],
+      'model/modes': () => onnxModes(5),
+    });
+    const form = new RunForm(b);
+    await form.load();
+    await form.loadModeCounts();
+    form.toggleInitializer('fc1.bias');
+    // Chosen after the model: the mode picker is hidden, so the head preset means the logits layer.
+    form.choosePreset('head-lr');
+    expect(form.modeKind).toBe('onnx');
+    expect(form.spec.mode).toEqual({ kind: 'onnx', trainable: ['fc2.weight', 'fc2.bias'] });
+    expect(form.presetChanges).toEqual([]);
+    expect(form.presetArg).toEqual({ preset: 'head-lr' });
+    form.toggleInitializer('fc1.bias');
+    expect(form.presetChanges).toEqual(['mode']);
+    expect(form.presetArg).toEqual({});
+    form.estimator = 'spsa';
+    expect(form.presetChanges).toEqual(['mode', 'train.estimator']);
+    // A LoRA preset cannot apply to an ONNX model: the mode stays, and the preset is shown as modified.
+    form.choosePreset('lora-spsa');
+    expect(form.modeKind).toBe('onnx');
+    expect(form.presetChanges).toEqual(['mode.kind']);
+    expect(form.presetArg).toEqual({});
+  });
 });

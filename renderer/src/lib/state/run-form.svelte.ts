@@ -4,6 +4,7 @@ import { errorIssues, errorMessage, type BridgeApi, type FieldIssueData } from '
 import {
   costPreview,
   pickThroughput,
+  type CostInput,
   type CostPreview,
   type EstimatorKind,
   type MeasuredThroughput,
@@ -77,6 +78,8 @@ export class RunForm {
   /** Training throughput measured on recent completed runs (`system/info`), and the device runs go to. */
   throughput = $state.raw<MeasuredThroughput[]>([]);
   device = $state<string | null>(null);
+  /** Runs the device trains at once (`settings/get`'s effective concurrency); null when unknown. */
+  concurrency = $state<number | null>(null);
 
   readonly #api: BridgeApi;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -112,8 +115,9 @@ export class RunForm {
     return this.measured?.rowsPerSecond ?? null;
   }
 
-  get cost(): CostPreview {
-    return costPreview({
+  /** What the cost preview counts, for one run with these fields (a sweep's trials change only n̄). */
+  get costInput(): CostInput {
+    return {
       estimator: this.estimator,
       budgetPerSample: this.budgetPerSample ?? 0,
       batchSize: this.batchSize ?? 0,
@@ -121,7 +125,11 @@ export class RunForm {
       maxSteps: this.maxSteps,
       trainSize: this.trainSize,
       rowsPerSecond: this.rowsPerSecond,
-    });
+    };
+  }
+
+  get cost(): CostPreview {
+    return costPreview(this.costInput);
   }
 
   get mode(): Record<string, unknown> {
@@ -201,11 +209,12 @@ export class RunForm {
   }
 
   async load(): Promise<void> {
-    const [presets, datasets, models, system] = await Promise.all([
+    const [presets, datasets, models, system, settings] = await Promise.all([
       this.#api.invoke('run/presets', {}).catch(() => [] as Preset[]),
       this.#api.invoke('dataset/list', {}).catch(() => [] as DatasetVersion[]),
       this.#api.invoke('model/list', {}).catch(() => [] as Model[]),
       this.#api.invoke('system/info', {}).catch(() => null),
+      this.#api.invoke('settings/get', {}).catch(() => null),
     ]);
     this.presets = presets;
     this.datasets = datasets;
@@ -216,6 +225,7 @@ export class RunForm {
     if (this.modelId === null && trainable) this.modelId = trainable.id;
     this.throughput = system?.throughput ?? [];
     this.device = system?.queue.device ?? null;
+    this.concurrency = settings?.effective.concurrency ?? null;
   }
 
   /** Images per split of the chosen dataset. */
@@ -354,7 +364,53 @@ export class RunForm {
   choosePreset(name: PresetName | ''): void {
     this.preset = name;
     const preset = this.presets.find((p) => p.name === name);
-    if (preset) this.applySpec(preset.spec as Partial<RunSpecInput>);
+    if (!preset) return;
+    this.applySpec(preset.spec as Partial<RunSpecInput>);
+    // An imported ONNX model trains named initializers (its mode picker is hidden): a head preset means its
+    // logits layer; any other preset's mode cannot apply, and the form shows the preset as modified.
+    if (this.onnx) {
+      if (this.modeKind === 'head') this.resetTrainable();
+      this.modeKind = 'onnx';
+    }
+  }
+
+  /** The chosen preset's definition, if any. */
+  get presetSpec(): Preset | undefined {
+    return this.presets.find((p) => p.name === this.preset);
+  }
+
+  /**
+   * The fields the chosen preset sets whose values the form no longer has ('train.estimator'), in the preset's
+   * order; empty when no preset is chosen or the form still matches it. A field the form does not send (LoRA
+   * targets, σ once the estimator is SPSA) is not counted: the run gets the same default either way, or another
+   * field already differs. On an ONNX model a head preset's mode is the logits layer alone.
+   */
+  get presetChanges(): string[] {
+    const preset = this.presetSpec;
+    if (!preset) return [];
+    const want = preset.spec as Record<string, unknown>;
+    const have = this.spec as unknown as Record<string, unknown>;
+    const changes: string[] = [];
+    for (const key of Object.keys(want)) {
+      if (key === 'mode' && this.modeKind === 'onnx' && (want.mode as { kind?: string }).kind === 'head') {
+        if (!this.onnxHeadOnly) changes.push('mode');
+        continue;
+      }
+      differingFields(want[key], have[key], key, changes);
+    }
+    return changes;
+  }
+
+  get presetModified(): boolean {
+    return this.presetChanges.length > 0;
+  }
+
+  /**
+   * The preset named in run/validate, run/create and sweep/create: only while the form still matches it, so a run
+   * whose fields were changed after choosing a preset does not claim it (its requested config, its default name).
+   */
+  get presetArg(): { preset?: PresetName } {
+    return this.preset && !this.presetModified ? { preset: this.preset } : {};
   }
 
   /** Prefills from an earlier run (its requested spec), for "run again with changes". */
@@ -380,7 +436,7 @@ export class RunForm {
     const sequence = ++this.#sequence;
     this.validating = true;
     try {
-      const result = await this.#api.invoke('run/validate', { spec: this.spec, ...this.#presetArg() });
+      const result = await this.#api.invoke('run/validate', { spec: this.spec, ...this.presetArg });
       if (sequence !== this.#sequence) return false;
       this.issues = result.ok ? [] : result.issues;
       this.warnings = result.ok ? result.warnings : [];
@@ -407,13 +463,13 @@ export class RunForm {
         const first = this.seed ?? 0;
         const sweep = await this.#api.invoke('sweep/create', {
           base: this.spec,
-          ...this.#presetArg(),
+          ...this.presetArg,
           grid: { seed: Array.from({ length: seeds }, (_, i) => first + i) },
           ...(this.name.trim() ? { name: this.name.trim().slice(0, 64) } : {}),
         });
         return sweep.runs.map((r) => r.id);
       }
-      const run = await this.#api.invoke('run/create', { spec: this.spec, ...this.#presetArg() });
+      const run = await this.#api.invoke('run/create', { spec: this.spec, ...this.presetArg });
       return [run.id];
     } catch (error) {
       const issues = errorIssues(error);
@@ -425,12 +481,25 @@ export class RunForm {
     }
   }
 
-  #presetArg(): { preset?: PresetName } {
-    return this.preset ? { preset: this.preset } : {};
-  }
-
   dispose(): void {
     clearTimeout(this.#timer);
     this.#sequence++;
   }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Adds to `out` the paths of `want`'s leaves that `have` holds with another value (undefined: not sent, skipped). */
+function differingFields(want: unknown, have: unknown, path: string, out: string[]): void {
+  if (have === undefined) return;
+  if (isObject(want)) {
+    if (!isObject(have)) {
+      out.push(path);
+      return;
+    }
+    for (const key of Object.keys(want)) differingFields(want[key], have[key], `${path}.${key}`, out);
+    return;
+  }
+  if (JSON.stringify(want) !== JSON.stringify(have)) out.push(path);
 }

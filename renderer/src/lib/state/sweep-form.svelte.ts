@@ -10,6 +10,7 @@ import {
   type HandlerArgs,
   type HandlerResult,
 } from '../api.ts';
+import { sweepCost, type SweepCost } from '../cost.ts';
 import type { RunForm } from './run-form.svelte.ts';
 import type { AllocatorKind } from './run-form.svelte.ts';
 
@@ -148,10 +149,9 @@ export class SweepForm {
       if (parsed.value !== undefined) dims[key] = parsed.value;
     }
     if (this.allocators.length > 0) dims.allocator = this.allocators;
-    const preset = this.#run.preset;
     const common = {
       base: this.#run.spec,
-      ...(preset ? { preset } : {}),
+      ...this.#run.presetArg,
       ...(this.name.trim() ? { name: this.name.trim() } : {}),
     };
     // Values go as typed (null trials included): the core names whatever is wrong, as for the run form.
@@ -160,6 +160,16 @@ export class SweepForm {
         ? { kind: 'grid', ...common, grid: dims }
         : { kind: 'random', ...common, random: { trials: this.trials, sweepSeed: this.sweepSeed, ...dims } }
     ) as SweepArgs;
+  }
+
+  /**
+   * What the previewed trials cost, each with its own budget n̄, and in all; null until there is a preview. The
+   * time uses the run form's measured rate and the device's runs at once.
+   */
+  get cost(): SweepCost | null {
+    const points = this.preview?.points ?? [];
+    if (points.length === 0) return null;
+    return sweepCost(this.#run.costInput, points, this.#run.concurrency);
   }
 
   /** A stable key of the arguments, to re-preview when any of them changes. */
