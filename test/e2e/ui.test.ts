@@ -51,7 +51,8 @@ const LONG_TASK_OBSERVER = `
           start: Math.round(e.startTime),
           duration: Math.round(e.duration),
           script: Math.round(e.scripts.reduce((s, x) => s + x.duration, 0)),
-          styleAndLayout: Math.round(e.startTime + e.duration - e.styleAndLayoutStart),
+          // styleAndLayoutStart is 0 in a frame that did no style or layout work (not 'from time 0').
+          styleAndLayout: e.styleAndLayoutStart > 0 ? Math.round(e.startTime + e.duration - e.styleAndLayoutStart) : 0,
           blocking: Math.round(e.blockingDuration),
         });
       }
@@ -234,29 +235,46 @@ describe.skipIf(!available)('workbench UI against flops serve', () => {
     const stepAt = async () => Number(await alloc.getAttribute('data-step'));
 
     // Measure while it streams: every long task in a 10 s window of live updates.
-    await page.evaluate('window.__longTasks = []; window.__longFrames = []');
-    const t0 = Date.now();
-    const s0 = await stepAt();
-    const p0 = await points();
-    await page.waitForTimeout(10_000);
-    const s1 = await stepAt();
-    const seconds = (Date.now() - t0) / 1000;
-    const longTasks = (await page.evaluate('window.__longTasks')) as LongTask[];
-    const worst = Math.max(0, ...longTasks.map((t) => t.duration));
-    const frames = (await page.evaluate('window.__longFrames')) as LongFrame[];
-    const worstWork = Math.max(0, ...frames.map((f) => f.script + f.styleAndLayout));
-    const load = (loadavg()[0] ?? 0) / availableParallelism();
-    console.log(
-      `[e2e] streaming: ${((s1 - s0) / seconds).toFixed(1)} steps/s over ${seconds.toFixed(1)} s; ` +
-        `${longTasks.length} long tasks, worst ${worst.toFixed(0)} ms ` +
-        JSON.stringify(longTasks.map((t) => [Math.round(t.start), Math.round(t.duration)])) +
-        `; long frames' own work (script + style/layout) at most ${worstWork} ms; ` +
-        `load ${load.toFixed(2)} per core`,
-    );
-    if (worst > LONG_TASK_LIMIT_MS) console.log(`[e2e] long animation frames: ${JSON.stringify(frames)}`);
+    const measureWindow = async () => {
+      await page.evaluate('window.__longTasks = []; window.__longFrames = []');
+      const t0 = Date.now();
+      const s0 = await stepAt();
+      const p0 = await points();
+      await page.waitForTimeout(10_000);
+      const s1 = await stepAt();
+      const seconds = (Date.now() - t0) / 1000;
+      const longTasks = (await page.evaluate('window.__longTasks')) as LongTask[];
+      const frames = (await page.evaluate('window.__longFrames')) as LongFrame[];
+      const stats = {
+        stepsPerSecond: (s1 - s0) / seconds,
+        curveMoved: (await points()) !== p0,
+        worst: Math.max(0, ...longTasks.map((t) => t.duration)),
+        worstWork: Math.max(0, ...frames.map((f) => f.script + f.styleAndLayout)),
+        load: (loadavg()[0] ?? 0) / availableParallelism(),
+      };
+      console.log(
+        `[e2e] streaming: ${stats.stepsPerSecond.toFixed(1)} steps/s over ${seconds.toFixed(1)} s; ` +
+          `${longTasks.length} long tasks, worst ${stats.worst.toFixed(0)} ms ` +
+          JSON.stringify(longTasks.map((t) => [Math.round(t.start), Math.round(t.duration)])) +
+          `; long frames' own work (script + style/layout) at most ${stats.worstWork} ms; ` +
+          `load ${stats.load.toFixed(2)} per core`,
+      );
+      if (stats.worst > LONG_TASK_LIMIT_MS)
+        console.log(`[e2e] long animation frames: ${JSON.stringify(frames)}`);
+      return stats;
+    };
+    let measured = await measureWindow();
+    // One long task whose frame did little of the page's own work is the machine's: another process took the CPU
+    // while a task ran (seen once at 104 ms, with 2 ms of own work, at a load of 1.2 per core). A second window tells
+    // such a one-off from a cost the page pays again and again, which would show in both windows.
+    if (measured.worst > LONG_TASK_LIMIT_MS && measured.worstWork <= FRAME_WORK_LIMIT_MS / 2) {
+      console.log('[e2e] one long task with little own work: measuring a second window');
+      measured = await measureWindow();
+    }
+    const { worst, worstWork, load } = measured;
     expect(await statusOf()).toBe('running'); // the whole window was live
-    expect((s1 - s0) / seconds).toBeGreaterThan(50);
-    expect(await points()).not.toBe(p0); // the curve moved
+    expect(measured.stepsPerSecond).toBeGreaterThan(50);
+    expect(measured.curveMoved).toBe(true);
     // The page's own work per frame is always bounded; the long-task bound holds unless other processes saturate
     // the machine (then it is reported, loudly, instead of failing on the machine's account).
     expect(worstWork).toBeLessThanOrEqual(FRAME_WORK_LIMIT_MS);
