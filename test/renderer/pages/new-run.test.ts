@@ -200,7 +200,8 @@ describe('New run page', () => {
     expect(page.$('[data-testid="sweep-concurrency"]')?.textContent).toContain('one at a time');
   });
 
-  it('marks a preset as modified once a field it set changes, and then does not send it', async () => {
+  /** A bridge offering the head-lr preset and a one-trial sweep preview. */
+  const presetBridge = () => {
     const b = bridge();
     b.handle({
       'run/presets': () => [headLr],
@@ -213,6 +214,11 @@ describe('New run page', () => {
         issues: [],
       }),
     });
+    return b;
+  };
+
+  it('marks a preset as modified once a field it set changes, and then does not send it', async () => {
+    const b = presetBridge();
     page = await mountAt('#/runs/new', b);
     const preset = page.$<HTMLSelectElement>('#nr-preset');
     choose(preset, 'head-lr');
@@ -253,18 +259,7 @@ describe('New run page', () => {
   });
 
   it('claims the preset again once the form matches it, and reapplies it on request', async () => {
-    const b = bridge();
-    b.handle({
-      'run/presets': () => [headLr],
-      'sweep/preview': () => ({
-        name: 's',
-        tag: 'sweep:s',
-        kind: 'random',
-        points: [{ lr: 0.01 }],
-        names: ['s #1 lr=0.01'],
-        issues: [],
-      }),
-    });
+    const b = presetBridge();
     page = await mountAt('#/runs/new', b);
     const preset = page.$<HTMLSelectElement>('#nr-preset');
     choose(preset, 'head-lr');
