@@ -31,6 +31,11 @@ export function spsaDirection(stepSeed: number, k: number, out: Float32Array, ki
   drawDirection(new Rng(deriveSeed(stepSeed, k)), out, kind);
 }
 
+/** Offset of z_k's window in a table of size t for 'table' directions: the estimate and its replay share it. */
+function spsaTableOffset(stepSeed: number, k: number, d: number, t: number): number {
+  return tableOffset(new Rng(deriveSeed(stepSeed, k)), d, t);
+}
+
 /** Batch rows by decreasing count (ties by index), so the participants of every direction are a prefix. */
 function rowsByCount(counts: Int32Array): Int32Array {
   return Int32Array.from(counts.keys()).sort((a, b) => counts[b]! - counts[a]! || a - b);
@@ -198,8 +203,7 @@ export async function estimateSpsa(
     const table = kind === 'table' ? noiseTable(noiseTableSize(d)) : undefined;
     const offsets = new Float64Array(table ? kMax : 0);
     if (table) {
-      for (let k = 0; k < kMax; k++)
-        offsets[k] = tableOffset(new Rng(deriveSeed(stepSeed, k)), d, table.length);
+      for (let k = 0; k < kMax; k++) offsets[k] = spsaTableOffset(stepSeed, k, d, table.length);
     }
     const along = table ? oracle.lossesAlongDirections?.bind(oracle) : undefined;
     const fused = table ? oracle.gradientAlongDirections?.bind(oracle) : undefined;
@@ -242,11 +246,11 @@ export async function estimateSpsa(
         }
         for (let k = k0; k < k1; k++) {
           const j = 2 * (k - k0);
-          lossPlus.set(groupOut.subarray(j * active, (j + 1) * active));
-          lossMinus.set(groupOut.subarray((j + 1) * active, (j + 2) * active));
+          const lp = groupOut.subarray(j * active, (j + 1) * active);
+          const lm = groupOut.subarray((j + 1) * active, (j + 2) * active);
           // Checks every loss and sums δ² for the allocator either way; the graph's own s_k (same formula in
           // float64, row sum in its order) is what its ĝ used, so that is the one stored for the replay.
-          const s = scalarOf(rows, counts, lossPlus, lossMinus, sumSq, eps, step, k) / b;
+          const s = scalarOf(rows, counts, lp, lm, sumSq, eps, step, k) / b;
           if (!served) scalars[k] = s;
         }
         if (!served) {
@@ -254,24 +258,25 @@ export async function estimateSpsa(
         }
         k0 = k1;
       }
-    }
-    for (let k = 0; k < (table && along ? 0 : kMax); k++) {
-      while (counts[order[active - 1]!]! <= k) active--;
-      const rows = order.subarray(0, active);
-      const lp = lossPlus.subarray(0, active);
-      const lm = lossMinus.subarray(0, active);
-      if (table) {
-        const o = offsets[k]!;
-        perturb(theta, table.subarray(o, o + d), eps, plus, minus, 0, d);
-      } else {
-        // Same stream as spsaDirection(stepSeed, k): the replay regenerates z_k from this seed.
-        nextDirection(new Rng(deriveSeed(stepSeed, k)), kind, eps, theta, sc, k > 0 ? scalars[k - 1]! : 0);
+    } else {
+      for (let k = 0; k < kMax; k++) {
+        while (counts[order[active - 1]!]! <= k) active--;
+        const rows = order.subarray(0, active);
+        const lp = lossPlus.subarray(0, active);
+        const lm = lossMinus.subarray(0, active);
+        if (table) {
+          const o = offsets[k]!;
+          perturb(theta, table.subarray(o, o + d), eps, plus, minus, 0, d);
+        } else {
+          // Same stream as spsaDirection(stepSeed, k): the replay regenerates z_k from this seed.
+          nextDirection(new Rng(deriveSeed(stepSeed, k)), kind, eps, theta, sc, k > 0 ? scalars[k - 1]! : 0);
+        }
+        // Sequential on purpose: an oracle may reuse its input and output buffers between calls.
+        await oracle.losses(plus, rows, lp);
+        await oracle.losses(minus, rows, lm);
+        // Accumulated with the stored float32 scalar, exactly as the replay will (in the next pass, or below).
+        scalars[k] = scalarOf(rows, counts, lossPlus, lossMinus, sumSq, eps, step, k) / b;
       }
-      // Sequential on purpose: an oracle may reuse its input and output buffers between calls.
-      await oracle.losses(plus, rows, lp);
-      await oracle.losses(minus, rows, lm);
-      // Accumulated with the stored float32 scalar, exactly as the replay will (in the next pass, or below).
-      scalars[k] = scalarOf(rows, counts, lossPlus, lossMinus, sumSq, eps, step, k) / b;
     }
     let grad: Float32Array;
     if (table) {
@@ -303,9 +308,7 @@ export function replaySpsaUpdate(
   checkDirectionKind(directions);
   if (directions === 'table') {
     const table = noiseTable(noiseTableSize(d));
-    const offsets = Array.from(scalars, (_, k) =>
-      tableOffset(new Rng(deriveSeed(stepSeed, k)), d, table.length),
-    );
+    const offsets = Array.from(scalars, (_, k) => spsaTableOffset(stepSeed, k, d, table.length));
     return combineTableWindows(table, offsets, scalars, d);
   }
   const z = new Float32Array(d);

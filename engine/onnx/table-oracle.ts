@@ -43,7 +43,6 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
   readonly #paramFeeds: ParamFeeds;
   #x: Float32Array = new Float32Array(0);
   #y: BigInt64Array = new BigInt64Array(0);
-  #rows = 0;
   #offsets = new BigInt64Array(0);
   #chunkOut = new Float32Array(0);
 
@@ -65,7 +64,6 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
     super.setBatch(x, y);
     this.#x = x;
     this.#y = y;
-    this.#rows = y.length;
   }
 
   /** The table-variant session (created on the first call). */
@@ -154,7 +152,7 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
     if (!session) return false;
     const rowCounts = new Float64Array(n);
     for (let r = 0; r < n; r++) rowCounts[r] = counts[rows[r]!]!;
-    const { x, y } = this.#gather.gather(this.#x, this.#y, this.#rows, rows);
+    const { x, y } = this.#gather.gather(this.#x, this.#y, this.batchSize, rows);
     const { inputName, labelName, inDim } = this.io;
     const G = TABLE_PAIR_GRADIENT_NAMES;
     // ĝ in and out are distinct buffers: the output overwrites `grad` after the run has read the copy.
@@ -230,7 +228,7 @@ export class OnnxTableLossOracle extends OnnxLossOracle {
     for (let start = 0; start < total; start += this.#maxRows) {
       const chunk = rows.subarray(start, Math.min(total, start + this.#maxRows));
       const n = chunk.length;
-      const { x, y } = this.#gather.gather(this.#x, this.#y, this.#rows, chunk);
+      const { x, y } = this.#gather.gather(this.#x, this.#y, this.batchSize, chunk);
       // One chunk writes straight into out ([G, R] row-major); several go through a [G, n] buffer.
       const direct = n === total;
       if (!direct && this.#chunkOut.length < g * n) this.#chunkOut = new Float32Array(g * n);

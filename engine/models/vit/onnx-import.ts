@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 
 import { FormatError, ModelError } from '../../errors.ts';
+import { decodeOnnxModel } from '../../onnx/proto.ts';
 import type { TensorSpec } from './modes.ts';
 
 const { onnx } = onnxProto;
@@ -38,18 +39,10 @@ export interface ImportedClassifier {
   opset: number;
 }
 
+/** decodeOnnxModel, which also requires an opset (the import reads it). */
 function decodeModel(bytes: Uint8Array, file: string): onnxProto.onnx.ModelProto {
-  let model: onnxProto.onnx.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (cause) {
-    throw new FormatError(file, `not an ONNX model (${(cause as Error).message})`, { cause });
-  }
-  // Protobuf decodes many byte strings without complaint; a model must at least have a graph with nodes and outputs.
-  const g = model.graph;
-  if (!g || !g.node?.length || !g.output?.length || !model.opsetImport?.length) {
-    throw new FormatError(file, 'not an ONNX model (no graph, nodes, outputs or opset)');
-  }
+  const model = decodeOnnxModel(bytes, file);
+  if (!model.opsetImport?.length) throw new FormatError(file, 'not an ONNX model (no opset)');
   return model;
 }
 
