@@ -1,7 +1,6 @@
 // The bundled demo assets: a tiny ViT pretrained on Fashion-MNIST classes 0-4 (assets/models/vit-tiny-fmnist,
 // made by tools/pretrain_vit.py) and a Fashion-MNIST subset of the held-out classes 5-9
 // (assets/datasets/fashion-mnist-demo, made by tools/make-demo-dataset.ts). Registering them is idempotent.
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadViTConfig } from '../engine/models/vit/index.ts';
 import { importFolderDataset } from './datasets/use-cases.ts';
 import { DEMO_PREPROCESS } from './datasets/preprocess.ts';
+import { sha256Hex } from './db/checkpoints.ts';
 import { getDatasetVersion, listDatasetVersions, type DatasetVersion } from './db/datasets.ts';
 import { findModelsBySha256, saveModel, type Model } from './db/models.ts';
 import type { Workspace } from './workspace.ts';
@@ -27,7 +27,7 @@ export const BUNDLED_MODEL_NAME = 'vit-tiny-fmnist';
 export async function ensureBundledModel(ws: Workspace): Promise<Model> {
   const modelDir = bundledModelDir();
   const weights = await readFile(join(modelDir, 'model.safetensors'));
-  const sha256 = createHash('sha256').update(weights).digest('hex');
+  const sha256 = sha256Hex(weights);
   const existing = findModelsBySha256(ws.db, sha256).find((m) => m.path === modelDir);
   if (existing) return existing;
   const config = await loadViTConfig(modelDir);

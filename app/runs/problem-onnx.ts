@@ -13,7 +13,6 @@ import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { InvalidConfigError } from '../../engine/config.ts';
-import { kShotPerClass } from '../../engine/data/splits.ts';
 import { ConfigError, FormatError } from '../../engine/errors.ts';
 import {
   importOnnxClassifier,
@@ -27,13 +26,12 @@ import { createSession, type ProviderName } from '../../engine/onnx/session.ts';
 import { FlatParams } from '../../engine/params.ts';
 import { createHeadProblem, initHead } from '../../engine/problems/head.ts';
 import { createOnnxClassifierProblem } from '../../engine/problems/onnx-classifier.ts';
-import { deriveSeed } from '../../engine/rng.ts';
 import { DatasetCache } from '../datasets/cache.ts';
 import type { DatasetVersionRecord } from '../datasets/types.ts';
 import { defaultProviders } from '../providers.ts';
 import { planOnnxRun, type OnnxRunPlan } from './onnx-plan.ts';
 import type { BuiltProblem, ProblemRequest } from './problem.ts';
-import { readSplitRows, type SplitRows } from './split-rows.ts';
+import { readSplitRows, runSplitIndices, type SplitRows } from './split-rows.ts';
 
 export interface Normalization {
   rescale: number;
@@ -122,17 +120,7 @@ export async function buildOnnxProblem(
     const norm = await normalization(file, rec);
 
     // The same k-shot draw as a ViT run's (problem.ts), so the two kinds of model see the same images.
-    let trainIdx = cache.indices('train');
-    if (req.kShot !== undefined) {
-      trainIdx = kShotPerClass(cache.labels, req.kShot, deriveSeed(req.seed, 0x6b), { pool: trainIdx });
-    }
-    const evalIdx = cache.indices(req.evalSplit);
-    if (trainIdx.length === 0 || evalIdx.length === 0) {
-      throw new ConfigError(
-        'datasetVersionId',
-        `the dataset has no ${trainIdx.length === 0 ? 'train' : req.evalSplit} samples`,
-      );
-    }
+    const { trainIdx, evalIdx } = runSplitIndices(cache, req);
     const train = await readSplitRows(cache, trainIdx, norm, plan.layout);
     const evaluation = await readSplitRows(cache, evalIdx, norm, plan.layout);
     const sessionOptions = { providers: req.providers ?? defaultProviders(), intraOpNumThreads: req.threads };

@@ -2,8 +2,6 @@
 // per sample here, before training (spec §7, Figure 1's φ₁); the queries then only run the trainable suffix. In
 // head mode the suffix is one linear layer, which the engine evaluates in TypeScript (no ORT call per query).
 import { DatasetCache } from '../datasets/cache.ts';
-import type { SplitName } from '../datasets/types.ts';
-import { kShotPerClass } from '../../engine/data/splits.ts';
 import { ConfigError } from '../../engine/errors.ts';
 import { vitEngineGraphs, vitLrGraph } from '../../engine/models/vit/engine-graphs.ts';
 import {
@@ -19,11 +17,10 @@ import { createSession, type ProviderName } from '../../engine/onnx/session.ts';
 import { defaultProviders } from '../providers.ts';
 import { createHeadProblem } from '../../engine/problems/head.ts';
 import { createOnnxClassifierProblem } from '../../engine/problems/onnx-classifier.ts';
-import { deriveSeed } from '../../engine/rng.ts';
 import type { TrainingProblem } from '../../engine/train-helpers.ts';
 import { buildOnnxProblem } from './problem-onnx.ts';
 import type { RunMode } from './spec.ts';
-import { readSplitRows, type SplitRows } from './split-rows.ts';
+import { readSplitRows, runSplitIndices, type SplitRows } from './split-rows.ts';
 
 export interface ProblemRequest {
   modelDir: string;
@@ -92,17 +89,7 @@ export async function buildProblem(req: ProblemRequest): Promise<BuiltProblem> {
       std: pre.doNormalize ? pre.std : [1],
     };
 
-    let trainIdx = cache.indices('train');
-    if (req.kShot !== undefined) {
-      trainIdx = kShotPerClass(cache.labels, req.kShot, deriveSeed(req.seed, 0x6b), { pool: trainIdx });
-    }
-    const evalIdx = cache.indices(req.evalSplit as SplitName);
-    if (trainIdx.length === 0 || evalIdx.length === 0) {
-      throw new ConfigError(
-        'datasetVersionId',
-        `the dataset has no ${trainIdx.length === 0 ? 'train' : req.evalSplit} samples`,
-      );
-    }
+    const { trainIdx, evalIdx } = runSplitIndices(cache, req);
     const [train, evaluation] = [
       await readSplitRows(cache, trainIdx, norm, 'nchw'),
       await readSplitRows(cache, evalIdx, norm, 'nchw'),

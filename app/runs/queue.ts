@@ -247,19 +247,12 @@ export class RunQueue {
 
   #pump(): void {
     if (this.#closed) return;
-    // FIFO per device: a run never overtakes an earlier one for the same device.
-    const blocked = new Set<string>();
-    for (let i = 0; i < this.#waiting.length;) {
-      const runId = this.#waiting[i] as number;
-      const device = this.device;
+    // FIFO: every waiting run goes to the current device, so the first that finds no free slot blocks the rest.
+    const device = this.device;
+    while (this.#waiting.length > 0) {
       const busy = [...this.#active.values()].filter((a) => a.device === device).length;
-      if (blocked.has(device) || busy >= this.#slots(device)) {
-        blocked.add(device);
-        i++;
-        continue;
-      }
-      this.#waiting.splice(i, 1);
-      this.#start(runId, device);
+      if (busy >= this.#slots(device)) break;
+      this.#start(this.#waiting.shift() as number, device);
     }
   }
 

@@ -4,7 +4,7 @@
 // A run on an imported .onnx classifier is planned again from the file (planOnnxRun, as its problem was built) and
 // θ is written into the original graph: its trained initializers, or its output layer (a new head where the
 // dataset's classes needed one). Same inputs and outputs as the imported file; ONNX only.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +15,7 @@ import { FlopsError, ModelError } from '../../engine/errors.ts';
 import { writeInitializers, writeOutputLinear } from '../../engine/onnx/write-back.ts';
 import { exportViTHf, exportViTOnnx, loadViT, trainableCount } from '../../engine/models/vit/index.ts';
 import type { AppContext } from '../context.ts';
-import { latestCheckpoint } from '../db/checkpoints.ts';
+import { latestCheckpoint, sha256Hex } from '../db/checkpoints.ts';
 import { getDatasetVersion } from '../db/datasets.ts';
 import { getModel } from '../db/models.ts';
 import { requireRun } from '../db/runs.ts';
@@ -100,7 +100,13 @@ export async function exportModel(ctx: AppContext, args: ExportModelArgs): Promi
   if (model.kind === 'onnx') {
     const bytes = await trainedOnnx(model.path, spec.mode, dataset, checkpoint.params, a.runId);
     await writeOnnx(out, bytes);
-    return { path: out, format: 'onnx', bytes: bytes.length, sha256: sha256(bytes), step: checkpoint.step };
+    return {
+      path: out,
+      format: 'onnx',
+      bytes: bytes.length,
+      sha256: sha256Hex(bytes),
+      step: checkpoint.step,
+    };
   }
   // run/validate refuses an onnx mode on a ViT folder; a stored spec that has one anyway has nothing to export.
   if (spec.mode.kind === 'onnx') {
@@ -123,13 +129,19 @@ export async function exportModel(ctx: AppContext, args: ExportModelArgs): Promi
   if (a.format === 'onnx') {
     const bytes = exportViTOnnx(prepared, checkpoint.params);
     await writeOnnx(out, bytes);
-    return { path: out, format: 'onnx', bytes: bytes.length, sha256: sha256(bytes), step: checkpoint.step };
+    return {
+      path: out,
+      format: 'onnx',
+      bytes: bytes.length,
+      sha256: sha256Hex(bytes),
+      step: checkpoint.step,
+    };
   }
   await exportViTHf(prepared, out, checkpoint.params);
   let total = 0;
   for (const name of await readdir(out)) total += (await stat(join(out, name))).size;
   const weightsFile = await readFile(join(out, 'model.safetensors'));
-  return { path: out, format: 'hf', bytes: total, sha256: sha256(weightsFile), step: checkpoint.step };
+  return { path: out, format: 'hf', bytes: total, sha256: sha256Hex(weightsFile), step: checkpoint.step };
 }
 
 /**
@@ -211,8 +223,4 @@ async function writeOnnx(out: string, bytes: Uint8Array): Promise<void> {
     await rm(tmp, { force: true });
     throw error;
   }
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }

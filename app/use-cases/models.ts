@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { FlopsError } from '../../engine/errors.ts';
 import type { TrainMode } from '../../engine/models/vit/index.ts';
 import type { AppContext } from '../context.ts';
+import { sha256Hex } from '../db/checkpoints.ts';
 import { getModel, listModels as listStoredModels, saveModel, type Model } from '../db/models.ts';
 import { trainModeSchema, type OnnxMode } from '../runs/spec.ts';
 import { NotFoundError, parseArgs } from './validate.ts';
@@ -49,7 +50,7 @@ export async function importModel(ctx: AppContext, args: ImportModelArgs): Promi
         initializers: initializers.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })),
       },
       paramCounts: { total: initializers.reduce((s, i) => s + i.size, 0) },
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      sha256: sha256Hex(bytes),
     });
   }
   if (!info.isDirectory()) {

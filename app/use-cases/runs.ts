@@ -279,13 +279,17 @@ export interface RunStats {
   meanVarianceEstimate: number | null;
 }
 
-export function runStats(ctx: AppContext, id: number): RunStats {
+/** `run` as the caller already read it; `evals` its evaluations when the caller read them too. */
+export function runStats(
+  ctx: AppContext,
+  run: Run,
+  evals: EvaluationRow[] = listEvaluations(ctx.workspace.db, run.id),
+): RunStats {
   const db = ctx.workspace.db;
-  const run = requireRun(db, id);
+  const id = run.id;
   const end = run.finishedAt ?? (run.status === 'running' ? Date.now() : null);
   const bounds = stepBounds(db, id);
   const last = bounds ? readMetrics(db, id, { fromStep: bounds.last, toStep: bounds.last })[0] : undefined;
-  const evals = listEvaluations(db, id);
   const latest = evals.at(-1);
   const initial = evals.find((e) => e.step === 0);
   const accuracies = evals.map((e) => e.accuracy).filter((x): x is number => x !== null);
@@ -322,7 +326,7 @@ export type RunSummary = RunListItem & { stats: RunStats };
 
 export async function listRuns(ctx: AppContext, args: z.input<typeof listArgs> = {}): Promise<RunSummary[]> {
   const a = parseArgs('run/list', listArgs, args);
-  return queryRuns(ctx.workspace.db, a).map((r) => ({ ...r, stats: runStats(ctx, r.id) }));
+  return queryRuns(ctx.workspace.db, a).map((r) => ({ ...r, stats: runStats(ctx, r) }));
 }
 
 export interface RunDetails {
@@ -344,13 +348,14 @@ export async function getRun(ctx: AppContext, args: z.input<typeof getArgs>): Pr
   const a = parseArgs('run/get', getArgs, args);
   const db = ctx.workspace.db;
   const run = requireRun(db, a.id);
+  const evaluations = listEvaluations(db, a.id);
   return {
     run,
-    stats: runStats(ctx, a.id),
+    stats: runStats(ctx, run, evaluations),
     queue: ctx.queue.position(a.id),
     model: run.modelId === null ? null : (getModel(db, run.modelId) ?? null),
     dataset: run.datasetVersionId === null ? null : (getDatasetVersion(db, run.datasetVersionId) ?? null),
-    evaluations: listEvaluations(db, a.id),
+    evaluations,
     checkpoints: listCheckpoints(db, a.id),
     events: listEvents(db, { runId: a.id, limit: a.events }),
   };
@@ -557,7 +562,7 @@ export async function compareRuns(
       lr: t?.optimizer.lr ?? null,
       eps: t ? (t.estimator === 'lr' ? t.lrSigma : t.spsaEps) : null,
       seed: run.seed,
-      ...runStats(ctx, id),
+      ...runStats(ctx, run),
     };
   });
   // JSON has no undefined: a key missing from one config travels as null.
