@@ -36,3 +36,9 @@ export function errorIssues(error: unknown): FieldIssueData[] {
       typeof i === 'object' && i !== null && typeof (i as FieldIssueData).field === 'string',
   );
 }
+
+/** The bad fields a failed call names, else its message as one '(root)' issue (shown at the top of a form). */
+export function issuesOrRoot(error: unknown): FieldIssueData[] {
+  const issues = errorIssues(error);
+  return issues.length > 0 ? issues : [{ field: '(root)', message: errorMessage(error) }];
+}

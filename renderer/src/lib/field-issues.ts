@@ -43,10 +43,13 @@ export function issuesFor(issues: readonly FieldIssueData[], field: FormField): 
   return issues.filter((i) => prefixes.some((p) => matches(i.field, p))).map((i) => i.message);
 }
 
+/** An issue shown apart from the fields: "field: message", or the message alone for '(root)'. */
+export function issueText(i: FieldIssueData): string {
+  return i.field === '(root)' ? i.message : `${i.field}: ${i.message}`;
+}
+
 /** Issues no form field claims ('(root)', fields the form has no input for), as "field: message". */
 export function unplacedIssues(issues: readonly FieldIssueData[]): string[] {
   const all = Object.values(FORM_FIELDS).flat() as string[];
-  return issues
-    .filter((i) => !all.some((p) => matches(i.field, p)))
-    .map((i) => (i.field === '(root)' ? i.message : `${i.field}: ${i.message}`));
+  return issues.filter((i) => !all.some((p) => matches(i.field, p))).map(issueText);
 }

@@ -1,6 +1,6 @@
 // The New-run form: every field, the spec it makes, validation by 'run/validate' (debounced; a stale answer is
 // dropped), the live cost preview, presets, and submission (one run, or one per seed as a sweep).
-import { errorIssues, errorMessage, type BridgeApi, type FieldIssueData } from '../api.ts';
+import { errorIssues, errorMessage, issuesOrRoot, type BridgeApi, type FieldIssueData } from '../api.ts';
 import {
   costPreview,
   pickThroughput,
@@ -13,10 +13,11 @@ import {
 import { issuesFor, unplacedIssues, type FormField } from '../field-issues.ts';
 import { parseTags } from '../run-table.ts';
 import {
-  splitCounts,
+  splitSizes,
   type DatasetVersion,
   type Model,
   type ModelModes,
+  type Num,
   type Preset,
   type PresetName,
   type RunSpecInput,
@@ -25,9 +26,6 @@ import {
 
 export type AllocatorKind = 'uniform' | 'flops' | 'neyman' | 'bernoulli';
 export type ModeKind = TrainMode['kind'];
-
-/** A number input's value: Svelte binds an empty number input to null. */
-type Num = number | null;
 
 const VALIDATE_DELAY_MS = 250;
 
@@ -97,7 +95,7 @@ export class RunForm {
   get trainSize(): number | null {
     const d = this.dataset;
     if (!d) return null;
-    const train = splitCounts(d).counts.train ?? 0;
+    const train = splitSizes(d).train;
     return this.kShot && this.kShot > 0 ? Math.min(train, this.kShot * d.classes.length) : train;
   }
 
@@ -231,9 +229,7 @@ export class RunForm {
   /** Images per split of the chosen dataset. */
   get splitSizes(): { train: number; val: number; test: number } | null {
     const d = this.dataset;
-    if (!d) return null;
-    const c = splitCounts(d).counts;
-    return { train: c.train ?? 0, val: c.val ?? 0, test: c.test ?? 0 };
+    return d ? splitSizes(d) : null;
   }
 
   /** After a dataset is chosen: evaluate on the test split when it has no validation split. */
@@ -443,8 +439,7 @@ export class RunForm {
       this.valid = result.ok && this.localIssues.length === 0;
     } catch (error) {
       if (sequence !== this.#sequence) return false;
-      const issues = errorIssues(error);
-      this.issues = issues.length ? issues : [{ field: '(root)', message: errorMessage(error) }];
+      this.issues = issuesOrRoot(error);
       this.valid = false;
     } finally {
       if (sequence === this.#sequence) this.validating = false;

@@ -9,14 +9,12 @@ import {
   type HandlerArgs,
   type HandlerResult,
 } from '../api.ts';
+import type { Num } from '../types.ts';
 
 export type SettingsView = HandlerResult<'settings/get'>;
 export type SettingsPatch = HandlerArgs<'settings/set'>;
 type ProviderName = NonNullable<SettingsView['stored']['providers']>[number];
 export type SettingsField = 'providers' | 'threads' | 'concurrency';
-
-/** A number input's value: Svelte binds an empty number input to null. */
-type Num = number | null;
 
 export class SettingsState {
   view = $state.raw<SettingsView | null>(null);

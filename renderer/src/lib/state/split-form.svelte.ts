@@ -3,13 +3,11 @@
 // same messages) before sending, so a value the core would refuse costs no refused request; and whatever the core
 // still refuses (ARGS_INVALID naming val, test, seed or name) is shown under those fields.
 import { errorIssues, errorMessage, type BridgeApi, type FieldIssueData } from '../api.ts';
-import { splitCounts, type DatasetVersion } from '../types.ts';
+import { issueText } from '../field-issues.ts';
+import { splitSizes, type DatasetVersion, type Num } from '../types.ts';
 
 export type SplitField = 'val' | 'test' | 'seed' | 'name';
 const FIELDS: readonly SplitField[] = ['val', 'test', 'seed', 'name'];
-
-/** A number input's value: Svelte binds an empty number input to null. */
-type Num = number | null;
 
 export class SplitForm {
   val = $state<Num>(0.1);
@@ -37,16 +35,12 @@ export class SplitForm {
 
   /** Issues on no field of this form ('(root)', 'id'), as text. */
   get otherIssues(): string[] {
-    return this.issues
-      .filter((i) => !FIELDS.includes(i.field as SplitField))
-      .map((i) => (i.field === '(root)' ? i.message : `${i.field}: ${i.message}`));
+    return this.issues.filter((i) => !FIELDS.includes(i.field as SplitField)).map(issueText);
   }
 
   /** The result's images per split, and per class and split, for the summary under the form. */
   get resultCounts(): { train: number; val: number; test: number } | null {
-    if (!this.result) return null;
-    const c = splitCounts(this.result).counts;
-    return { train: c.train ?? 0, val: c.val ?? 0, test: c.test ?? 0 };
+    return this.result ? splitSizes(this.result) : null;
   }
 
   #localIssues(): FieldIssueData[] {

@@ -5,12 +5,14 @@
 import {
   errorIssues,
   errorMessage,
+  issuesOrRoot,
   type BridgeApi,
   type FieldIssueData,
   type HandlerArgs,
   type HandlerResult,
 } from '../api.ts';
 import { sweepCost, type SweepCost } from '../cost.ts';
+import type { Num } from '../types.ts';
 import type { RunForm } from './run-form.svelte.ts';
 import type { AllocatorKind } from './run-form.svelte.ts';
 
@@ -26,7 +28,6 @@ export const ALLOCATOR_KINDS: readonly AllocatorKind[] = ['uniform', 'flops', 'n
 const FIELDS: readonly SweepField[] = [...SWEEP_DIMENSIONS, 'allocator', 'trials', 'sweepSeed', 'name'];
 
 type Dim = number[] | { min: number; max: number };
-type Num = number | null;
 
 const PREVIEW_DELAY_MS = 300;
 
@@ -226,8 +227,7 @@ export class SweepForm {
       return preview.issues.length === 0 && preview.points.length > 0;
     } catch (error) {
       if (sequence !== this.#sequence) return false;
-      const issues = errorIssues(error);
-      this.issues = issues.length ? issues : [{ field: '(root)', message: errorMessage(error) }];
+      this.issues = issuesOrRoot(error);
       this.preview = null;
       return false;
     } finally {
