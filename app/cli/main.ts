@@ -436,7 +436,11 @@ export function buildProgram(): Command {
 
   // train
   addSpecOptions(program.command('train').description('create a run and train it, showing progress'))
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', number)
+    .option(
+      '--threads <n>',
+      'ONNX Runtime threads per run, overriding the stored setting for this command (default: the stored setting, else all cores)',
+      number,
+    )
     .action((f: SpecFlags & { threads?: number }) =>
       withContext(
         g(),

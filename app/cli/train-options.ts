@@ -62,7 +62,7 @@ export function addSpecOptions(cmd: Command): Command {
       )
       .option(
         '--trainable <list>',
-        'onnx mode: initializers to train (default: the output layer), comma-separated',
+        'onnx mode: initializers to train (default: the output layer), comma-separated; lr trains the output layer only',
         stringList,
       )
       .option('--lora-rank <n>', 'LoRA rank', number)
@@ -71,13 +71,23 @@ export function addSpecOptions(cmd: Command): Command {
       .option('--lora-last-k <n>', 'LoRA on the last k blocks only', number)
       .option('--prompts <n>', 'VPT prompt tokens', number)
       .option('--last-k <n>', 'last-k mode: blocks trained', number)
-      .addOption(new Option('--eval-split <split>', 'evaluation split').choices(['val', 'test']))
+      .addOption(
+        new Option(
+          '--eval-split <split>',
+          'evaluation split (default: val, or test when the dataset has no val samples)',
+        ).choices(['val', 'test']),
+      )
       .option('--k-shot <n>', 'train on k examples per class', number)
       .option('--tag <tag>', 'tag the run (repeatable)', collect)
       .option('--notes <text>', 'free-text notes')
       // training config
       .option('--seed <n>', 'every random draw derives from it', number)
-      .addOption(new Option('--estimator <kind>', 'gradient estimator').choices(['spsa', 'lr', 'es']))
+      .addOption(
+        new Option(
+          '--estimator <kind>',
+          'gradient estimator (lr: every ViT mode but full, the output layer only in onnx mode)',
+        ).choices(['spsa', 'lr', 'es']),
+      )
       .addOption(
         new Option('--allocator <kind>', 'query allocator').choices([
           'uniform',

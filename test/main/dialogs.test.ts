@@ -148,5 +148,7 @@ describe('bad input', () => {
     const result = await call('dialog/open-folder', event, {});
     expect(result).toMatchObject({ ok: false, error: { message: expect.stringMatching(/no display/) } });
     if (!result.ok) expect(typeof result.error.code).toBe('string');
+    // A plain Error carries no code: the typed answer says INTERNAL.
+    expect(result).toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
   });
 });

@@ -66,6 +66,17 @@ describe('main/index.ts', () => {
     ]);
     expect(session.defaultSession.headersReceived).toBeDefined();
     expect(session.defaultSession.permissionRequestHandler).toBeDefined();
+    // The CSP listener really replaces the header, and permissions are denied.
+    let headers: Record<string, string[]> | undefined;
+    session.defaultSession.headersReceived!.listener(
+      { responseHeaders: { 'content-security-policy': ['default-src *'] } },
+      (r: { responseHeaders: Record<string, string[]> }) => (headers = r.responseHeaders),
+    );
+    expect(Object.keys(headers!)).toEqual(['Content-Security-Policy']);
+    expect(headers!['Content-Security-Policy']![0]).toMatch(/^default-src 'none'/);
+    let granted: boolean | undefined;
+    session.defaultSession.permissionRequestHandler!({}, 'media', (ok: boolean) => (granted = ok));
+    expect(granted).toBe(false);
     expect(Menu.getApplicationMenu()).not.toBeNull();
     const web = win.options.webPreferences as Record<string, unknown>;
     expect(web.preload).toMatch(/dist-electron[\\/]preload\.cjs$/);

@@ -64,6 +64,13 @@ describe('LR beyond the head in stored runs', () => {
       expect(problem.params.view(s.name).every((v) => v === 0)).toBe(true);
       expect(end.view(s.name).some((v) => v !== 0)).toBe(true);
     }
+    // ... and every A moved from its random start too.
+    const downs = problem.params.specs.filter((s) => s.name.includes('.lora_A.'));
+    expect(downs).toHaveLength(8);
+    for (const s of downs) {
+      const start = problem.params.view(s.name);
+      expect(end.view(s.name).some((v, i) => v !== start[i])).toBe(true);
+    }
     await problem.release();
   });
 

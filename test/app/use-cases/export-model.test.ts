@@ -89,6 +89,8 @@ describe('run/export-model', () => {
     }
     expect(final.examples).toBe(n);
     expect(Math.abs((correct / n) * 100 - final.accuracy! * 100)).toBeLessThanOrEqual(0.5);
+    // Equal, as the title says: the same examples classified correctly, not merely close.
+    expect(correct).toBe(Math.round(final.accuracy! * n));
 
     const dir = join(out, 'hf');
     const hf = (await invokeHandler(ws.ctx, 'run/export-model', {

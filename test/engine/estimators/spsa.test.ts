@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { InvalidConfigError, resolveTrainConfig } from '../../../engine/config.ts';
 import { ConfigError, DivergenceError } from '../../../engine/errors.ts';
 import {
   accumulateTableWindows,
@@ -458,8 +459,15 @@ describe("SPSA with 'table' directions (shared noise table)", () => {
 
   it("accepts 'table' in checks and the training config", async () => {
     const oracle = quadratic(identity(2), [[0, 0]]);
-    await expect(
-      estimateSpsa(oracle, new Float32Array(2), Int32Array.from([1]), 1, { eps: 1e-3, directions: 'table' }),
-    ).resolves.toBeDefined();
+    const est = await estimateSpsa(oracle, new Float32Array(2), Int32Array.from([1]), 1, {
+      eps: 1e-3,
+      directions: 'table',
+    });
+    expect(est.grad).toHaveLength(2);
+    expect(Array.from(est.grad).every(Number.isFinite)).toBe(true);
+    expect(est.gradFinite).toBe(true);
+    // The training config takes it too, and still rejects an unknown kind.
+    expect(resolveTrainConfig({ directions: 'table' }).directions).toBe('table');
+    expect(() => resolveTrainConfig({ directions: 'tables' })).toThrow(InvalidConfigError);
   });
 });

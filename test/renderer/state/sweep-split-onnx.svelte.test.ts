@@ -184,8 +184,11 @@ describe('SplitForm', () => {
     form.keepTest = true;
     form.val = 0.95;
     form.seed = 1;
-    expect(await form.submit('a'.repeat(64))).toBeDefined();
+    expect(await form.submit('a'.repeat(64))).toEqual(dataset());
+    expect(form.issues).toEqual([]);
     expect(b.callsTo('dataset/split')).toHaveLength(1);
+    // keepTest: val alone is checked (0.95 < 1), and test is left to the core.
+    expect(b.callsTo('dataset/split')[0]).toEqual({ id: 'a'.repeat(64), val: 0.95, seed: 1, keepTest: true });
   });
 
   it('shows what the core still refuses under its fields', async () => {
